@@ -1,0 +1,52 @@
+"""Clocks: the system clock by default, a ManualClock for tests and time travel."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from dateutil.relativedelta import relativedelta
+
+from meterlib.instants import to_datetime, to_ms
+
+Clock = Callable[[], "int | float | datetime"]
+
+
+def system_clock() -> int:
+    """Now, in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+class ManualClock:
+    """A clock that only moves when told to: `advance(days=3)`, `set(t)`.
+
+    Calling it returns epoch milliseconds; `.now()` returns the aware UTC datetime.
+    """
+
+    def __init__(self, start: datetime | int | float) -> None:
+        self._ms = to_ms(start, field="start")
+
+    def __call__(self) -> int:
+        return self._ms
+
+    def now(self) -> datetime:
+        """The current instant as an aware UTC datetime."""
+        return to_datetime(self._ms)
+
+    def set(self, t: datetime | int | float) -> None:
+        """Move to instant `t` (an aware datetime or epoch ms); backwards is allowed."""
+        self._ms = to_ms(t, field="t")
+
+    def advance(self, **relativedelta_kwargs: int) -> None:
+        """Move forward by a relativedelta, e.g. `advance(months=1, days=2)`, or `milliseconds=`."""
+        ms = relativedelta_kwargs.pop("milliseconds", 0)
+        self._ms = to_ms(self.now() + relativedelta(**relativedelta_kwargs), field="t") + ms
+
+    def __repr__(self) -> str:
+        return f"ManualClock({self.now().isoformat()})"
+
+
+def read_clock(clock: Clock) -> int:
+    """Epoch ms from any clock callable (returning ms or an aware datetime)."""
+    return to_ms(clock(), field="clock()")

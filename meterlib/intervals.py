@@ -1,0 +1,75 @@
+"""Reset intervals in UTC: anchored boundaries, month ends clamped, no drift.
+
+Boundary k of a grant is `add(anchor, interval, k × count)`, always computed from the anchor,
+never chained from the previous boundary: anchored on Jan 31 a monthly grant resets on
+Feb 28 (29), Mar 31, Apr 30. Locating the boundary around an instant is O(1).
+"""
+
+from __future__ import annotations
+
+from dateutil.relativedelta import relativedelta
+
+from meterlib.instants import to_datetime, to_ms
+
+_FIXED_MS = {
+    "minute": 60_000,
+    "hour": 3_600_000,
+    "day": 86_400_000,
+    "week": 604_800_000,
+}
+_MONTHS = {"month": 1, "quarter": 3, "semi_annual": 6, "year": 12}
+
+# Autumn's ordering weights: shorter periods drain first
+_ORDER_MINUTES = {
+    "minute": 1,
+    "hour": 60,
+    "day": 1_440,
+    "week": 10_080,
+    "month": 43_200,
+    "quarter": 129_600,
+    "semi_annual": 259_200,
+    "year": 525_600,
+}
+ONE_OFF_MINUTES = 1_000_000_000
+
+
+def order_minutes(interval: str, count: int) -> int:
+    """The length Autumn's deduction order compares: interval minutes × count."""
+    minutes = _ORDER_MINUTES.get(interval)
+    return ONE_OFF_MINUTES if minutes is None else minutes * count
+
+
+def add(t: int, interval: str, n: int) -> int:
+    """`t` (epoch ms) plus n intervals, month arithmetic clamped to the month's last day."""
+    fixed = _FIXED_MS.get(interval)
+    if fixed is not None:
+        return t + fixed * n
+    return add_months(t, _MONTHS[interval] * n)
+
+
+def add_months(t: int, months: int) -> int:
+    """`t` plus whole calendar months (UTC), clamped to the month's last day."""
+    return to_ms(to_datetime(t) + relativedelta(months=months), field="t")
+
+
+def boundary(anchor: int, interval: str, count: int, k: int) -> int:
+    """Boundary number k of a grant anchored at `anchor`."""
+    return add(anchor, interval, count * k)
+
+
+def periods_through(anchor: int, interval: str, count: int, now: int) -> int:
+    """The largest k with boundary(k) <= now (negative when `now` precedes the anchor)."""
+    fixed = _FIXED_MS.get(interval)
+    if fixed is not None:
+        return (now - anchor) // (fixed * count)
+    step = _MONTHS[interval] * count
+    a, b = to_datetime(anchor), to_datetime(now)
+    months = (b.year - a.year) * 12 + (b.month - a.month)
+    k = months // step
+    # the estimate is off by at most one period either way because of day-of-month clamping
+    while boundary(anchor, interval, count, k + 1) <= now:
+        k += 1
+    while boundary(anchor, interval, count, k) > now:
+        k -= 1
+    return k
+

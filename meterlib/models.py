@@ -1,0 +1,251 @@
+"""What a store keeps: the catalogue (features, customers, entities) and the ledger state
+(grants with their rollovers, locks, events). Frozen attrs values; change them with `evolve`.
+
+Instants inside the ledger state are epoch milliseconds (ints); the catalogue's public
+`created_at` is an aware UTC datetime. Amounts are exact Decimals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from attrs import field, frozen
+
+from meterlib.instants import to_ms
+from meterlib.quantity import ZERO, to_json_number
+
+FEATURE_TYPES = ("metered", "boolean", "credit_system")
+INTERVALS = ("minute", "hour", "day", "week", "month", "quarter", "semi_annual", "year")
+ONE_OFF = "one_off"
+
+
+@frozen(kw_only=True)
+class Feature:
+    """A catalogue entry: a metered (consumable or not), boolean or credit-system feature."""
+
+    id: str
+    name: str | None = None
+    type: str = "metered"
+    consumable: bool = True
+    event_names: tuple[str, ...] = ()
+    # {metered_feature_id: credits per unit}, in the order given
+    credit_schema: dict[str, Decimal] | None = None
+    seq: int = 0  # catalogue order: credit systems are visited in it
+
+    def credit_cost(self, member_id: str) -> Decimal | None:
+        """Credits one unit of `member_id` costs in this credit system, None if not a member."""
+        if self.type != "credit_system" or self.credit_schema is None or member_id == self.id:
+            return None
+        return self.credit_schema.get(member_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's Feature object."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "name": self.name if self.name is not None else self.id,
+            "type": self.type,
+            "consumable": self.consumable,
+            "archived": False,
+            "event_names": list(self.event_names),
+        }
+        if self.credit_schema is not None:
+            out["credit_schema"] = [
+                {"metered_feature_id": fid, "credit_cost": to_json_number(cost)}
+                for fid, cost in self.credit_schema.items()
+            ]
+        return out
+
+
+@frozen(kw_only=True)
+class Customer:
+    """A customer: the subject that owns grants."""
+
+    id: str
+    name: str | None = None
+    email: str | None = None
+    metadata: dict[str, Any] = field(factory=dict)
+    created_at: datetime
+    billing_controls: dict[str, Any] = field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The customer fields of Autumn's Customer object (balances and flags are added by callers)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "email": self.email,
+            "created_at": to_ms(self.created_at, field="created_at"),
+            "fingerprint": None,
+            "stripe_id": None,
+            "env": "sandbox",
+            "metadata": dict(self.metadata),
+            "send_email_receipts": False,
+            "billing_controls": dict(self.billing_controls),
+        }
+
+
+@frozen(kw_only=True)
+class Entity:
+    """A sub-account of a customer (a seat, a workspace) that can own grants of its own."""
+
+    id: str
+    customer_id: str
+    feature_id: str | None = None
+    name: str | None = None
+    created_at: datetime
+    billing_controls: dict[str, Any] = field(factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's Entity object (without balances)."""
+        return {
+            "id": self.id,
+            "customer_id": self.customer_id,
+            "feature_id": self.feature_id,
+            "name": self.name,
+            "created_at": to_ms(self.created_at, field="created_at"),
+            "env": "sandbox",
+            "billing_controls": dict(self.billing_controls),
+        }
+
+
+@frozen(kw_only=True)
+class RolloverRule:
+    """How a grant carries its unused balance over a reset boundary."""
+
+    max: Decimal | None = None
+    max_percentage: Decimal | None = None  # wins over max
+    length: int = 1  # months a rollover lives (duration "month")
+    duration: str = "month"  # "month" | "forever"
+
+
+@frozen(kw_only=True)
+class RolloverLot:
+    """One carried-over amount: `balance` left of it, `usage` consumed since it was made."""
+
+    id: str
+    balance: Decimal
+    usage: Decimal = ZERO
+    expires_at: int | None = None  # None: never expires
+
+    def live_at(self, now: int) -> bool:
+        """Rollovers expire at exactly their instant (half-open)."""
+        return self.expires_at is None or self.expires_at > now
+
+
+@frozen(kw_only=True)
+class Grant:
+    """One balance row of the breakdown: a grant of one feature to a customer or an entity.
+
+    `balance` is signed (negative = overage). Its reset boundaries are anchored:
+    boundary k = `anchor` + k × interval; `next_reset_at` is boundary number `period`,
+    kept beside them so reads need no calendar arithmetic.
+    """
+
+    id: str
+    seq: int  # creation order: the last tie-breaker of the deduction order
+    customer_id: str
+    feature_id: str
+    entity_id: str | None = None  # set: the grant belongs to that entity alone
+    balance_id: str | None = None  # the caller's id; the public id is balance_id or id
+    plan_id: str | None = None
+    included: Decimal = ZERO  # the configured grant a reset restores
+    unlimited: bool = False
+    interval: str = ONE_OFF
+    interval_count: int = 1
+    anchor: int | None = None
+    period: int = 0
+    next_reset_at: int | None = None
+    rollover: RolloverRule | None = None
+    balance: Decimal = ZERO
+    adjustment: Decimal = ZERO  # included-grant changes made by update(included=...); cleared on reset
+    rollovers: tuple[RolloverLot, ...] = ()
+    expires_at: int | None = None
+    created_at: int = 0
+    overage_allowed: bool = False
+    max_purchase: Decimal | None = None
+
+    @property
+    def public_id(self) -> str:
+        """The id shown in breakdowns and flags."""
+        return self.balance_id if self.balance_id is not None else self.id
+
+    @property
+    def included_grant(self) -> Decimal:
+        """What the breakdown shows as granted: the grant plus adjustments."""
+        return self.included + self.adjustment
+
+    @property
+    def min_balance(self) -> Decimal | None:
+        """The overage floor: −max_purchase for an overage row with a cap, else none."""
+        if self.overage_allowed and self.max_purchase is not None:
+            return -self.max_purchase
+        return None
+
+    def live_at(self, now: int) -> bool:
+        """A grant is invisible from its expiry on."""
+        return self.expires_at is None or self.expires_at > now
+
+
+@frozen(kw_only=True)
+class LockItem:
+    """One change a lock's deduction made, so finalize can undo exactly it."""
+
+    grant_id: str
+    rollover_id: str | None
+    cost: Decimal  # row units per unit of the locked feature
+    balance_delta: Decimal  # row units taken (positive) or given back (negative)
+    value_delta: Decimal  # the same in units of the locked feature
+
+
+@frozen(kw_only=True)
+class Lock:
+    """A reservation made by `check(lock=...)`, held until finalized or expired."""
+
+    lock_id: str
+    customer_id: str
+    feature_id: str
+    entity_id: str | None
+    value: Decimal
+    items: tuple[LockItem, ...]
+    created_at: int
+    expires_at: int | None = None
+    properties: dict[str, Any] = field(factory=dict)
+
+
+@frozen(kw_only=True)
+class DeductionRecord:
+    """What one track took from one grant or rollover (in that row's units)."""
+
+    feature_id: str
+    balance_id: str
+    value: Decimal
+    plan_id: str | None = None
+    interval: str | None = None
+    interval_count: int = 1
+    resets_at: int | None = None
+
+
+@frozen(kw_only=True)
+class EventRecord:
+    """A recorded usage event: one per successful track, lock or finalize that changed usage."""
+
+    id: str
+    seq: int  # recording order, for ties on timestamp
+    customer_id: str
+    entity_id: str | None
+    feature_id: str | None
+    event_name: str | None
+    value: Decimal
+    properties: dict[str, Any]
+    timestamp: int
+    idempotency_key: str | None = None
+    deductions: tuple[DeductionRecord, ...] = ()
+
+    @property
+    def feature_ids(self) -> frozenset[str]:
+        """Every feature this event named or deducted from (what a feature filter matches)."""
+        ids = {d.feature_id for d in self.deductions}
+        if self.feature_id is not None:
+            ids.add(self.feature_id)
+        return frozenset(ids)

@@ -1,0 +1,301 @@
+"""What the Ledger answers: balances, flags, check and track results, event pages.
+
+Native attributes are exact Decimals and aware UTC datetimes; `.to_dict()` gives Autumn's JSON
+shape (snake_case keys, epoch ms, numbers rounded to 10 dp).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from attrs import field, frozen
+
+from meterlib.instants import to_ms
+from meterlib.quantity import to_json_number
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else to_ms(value, field="instant")
+
+
+@frozen(kw_only=True)
+class Reset:
+    """A grant's reset rule as the breakdown shows it."""
+
+    interval: str
+    interval_count: int = 1
+    resets_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's reset object: interval_count only when it is not 1."""
+        out: dict[str, Any] = {"interval": self.interval, "resets_at": _ms(self.resets_at)}
+        if self.interval_count != 1:
+            out["interval_count"] = self.interval_count
+        return out
+
+
+@frozen(kw_only=True)
+class BreakdownItem:
+    """One grant, as seen by the subject asking."""
+
+    id: str
+    plan_id: str | None
+    included_grant: Decimal
+    prepaid_grant: Decimal
+    remaining: Decimal
+    usage: Decimal
+    unlimited: bool
+    reset: Reset | None
+    expires_at: datetime | None
+    overage_allowed: bool = False
+    max_purchase: Decimal | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's breakdown item; an overage row shows a usage-based price."""
+        price = None
+        if self.overage_allowed:
+            price = {
+                "billing_units": 1,
+                "billing_method": "usage_based",
+                "max_purchase": None
+                if self.max_purchase is None
+                else to_json_number(self.max_purchase),
+            }
+        return {
+            "id": self.id,
+            "plan_id": self.plan_id,
+            "included_grant": to_json_number(self.included_grant),
+            "prepaid_grant": to_json_number(self.prepaid_grant),
+            "remaining": to_json_number(self.remaining),
+            "usage": to_json_number(self.usage),
+            "unlimited": self.unlimited,
+            "reset": None if self.reset is None else self.reset.to_dict(),
+            "price": price,
+            "expires_at": _ms(self.expires_at),
+        }
+
+
+@frozen(kw_only=True)
+class Rollover:
+    """A carried-over amount: `granted` = what was carried, `balance` = what is left of it."""
+
+    granted: Decimal
+    balance: Decimal
+    expires_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn reports a never-expiring rollover with expires_at 0."""
+        return {
+            "granted": to_json_number(self.granted),
+            "balance": to_json_number(self.balance),
+            "expires_at": _ms(self.expires_at) or 0,
+        }
+
+
+@frozen(kw_only=True)
+class Balance:
+    """A subject's balance of one feature: totals over its grants and rollovers."""
+
+    feature_id: str
+    granted: Decimal
+    remaining: Decimal
+    usage: Decimal
+    unlimited: bool
+    overage_allowed: bool
+    max_purchase: Decimal | None
+    next_reset_at: datetime | None
+    breakdown: tuple[BreakdownItem, ...]
+    rollovers: tuple[Rollover, ...] = ()
+    has_rollover_rule: bool = False  # Autumn omits `rollovers` unless some grant can roll over
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's Balance object."""
+        out: dict[str, Any] = {
+            "feature_id": self.feature_id,
+            "granted": to_json_number(self.granted),
+            "remaining": to_json_number(self.remaining),
+            "usage": to_json_number(self.usage),
+            "unlimited": self.unlimited,
+            "overage_allowed": self.overage_allowed,
+            "max_purchase": None
+            if self.max_purchase is None
+            else to_json_number(self.max_purchase),
+            "next_reset_at": _ms(self.next_reset_at),
+            "breakdown": [item.to_dict() for item in self.breakdown],
+        }
+        if self.has_rollover_rule or self.rollovers:
+            out["rollovers"] = [r.to_dict() for r in self.rollovers]
+        return out
+
+
+@frozen(kw_only=True)
+class Flag:
+    """A boolean feature the subject has."""
+
+    id: str
+    feature_id: str
+    plan_id: str | None
+    expires_at: datetime | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's Flag object."""
+        return {
+            "id": self.id,
+            "plan_id": self.plan_id,
+            "expires_at": _ms(self.expires_at),
+            "feature_id": self.feature_id,
+        }
+
+
+@frozen(kw_only=True)
+class Deduction:
+    """What a track took from one grant or rollover, in that grant's units."""
+
+    feature_id: str
+    balance_id: str
+    value: Decimal
+    plan_id: str | None = None
+    reset: Reset | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's deduction object."""
+        return {
+            "balance_id": self.balance_id,
+            "feature_id": self.feature_id,
+            "plan_id": self.plan_id,
+            "reset": None if self.reset is None else self.reset.to_dict(),
+            "value": to_json_number(self.value),
+        }
+
+
+@frozen(kw_only=True)
+class Preview:
+    """Why a check was denied, for an upgrade prompt (plans are out of scope: no products)."""
+
+    scenario: str  # "usage_limit" | "feature_flag"
+    title: str
+    message: str
+    feature_id: str
+    feature_name: str
+    products: tuple[Any, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's preview object."""
+        return {
+            "scenario": self.scenario,
+            "title": self.title,
+            "message": self.message,
+            "feature_id": self.feature_id,
+            "feature_name": self.feature_name,
+            "products": list(self.products),
+        }
+
+
+@frozen(kw_only=True)
+class CheckResult:
+    """The answer to "may this subject use `required_balance` of this feature now?"."""
+
+    allowed: bool
+    customer_id: str
+    entity_id: str | None
+    feature_id: str
+    required_balance: Decimal
+    balance: Balance | None
+    flag: Flag | None
+    preview: Preview | None = None
+    balances: dict[str, Balance | None] | None = None
+    with_preview: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's check response."""
+        out: dict[str, Any] = {
+            "allowed": self.allowed,
+            "customer_id": self.customer_id,
+            "required_balance": to_json_number(self.required_balance),
+            "balance": None if self.balance is None else self.balance.to_dict(),
+            "flag": None if self.flag is None else self.flag.to_dict(),
+        }
+        if self.entity_id is not None:
+            out["entity_id"] = self.entity_id
+        if self.balances is not None:
+            out["balances"] = {
+                k: None if v is None else v.to_dict() for k, v in self.balances.items()
+            }
+        if self.with_preview:
+            out["preview"] = None if self.preview is None else self.preview.to_dict()
+        return out
+
+
+@frozen(kw_only=True)
+class TrackResult:
+    """What a track did: the balances after it and every deduction it made."""
+
+    customer_id: str
+    entity_id: str | None
+    event_name: str | None
+    value: Decimal
+    balance: Balance | None
+    balances: dict[str, Balance | None] = field(factory=dict)
+    deductions: tuple[Deduction, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's track response; `balances` only when it holds two or more features."""
+        out: dict[str, Any] = {
+            "customer_id": self.customer_id,
+            "value": to_json_number(self.value),
+            "balance": None if self.balance is None else self.balance.to_dict(),
+            "deductions": [d.to_dict() for d in self.deductions],
+        }
+        if self.entity_id is not None:
+            out["entity_id"] = self.entity_id
+        if self.event_name is not None:
+            out["event_name"] = self.event_name
+        if len(self.balances) >= 2:
+            out["balances"] = {
+                k: None if v is None else v.to_dict() for k, v in self.balances.items()
+            }
+        return out
+
+
+@frozen(kw_only=True)
+class Event:
+    """A recorded usage event."""
+
+    id: str
+    customer_id: str
+    entity_id: str | None
+    feature_id: str | None
+    event_name: str | None
+    value: Decimal
+    properties: dict[str, Any]
+    timestamp: datetime
+    idempotency_key: str | None
+    deductions: tuple[Deduction, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's event list item."""
+        return {
+            "id": self.id,
+            "timestamp": _ms(self.timestamp),
+            "feature_id": self.feature_id if self.feature_id is not None else self.event_name,
+            "customer_id": self.customer_id,
+            "entity_id": self.entity_id,
+            "event_name": self.event_name,
+            "value": to_json_number(self.value),
+            "properties": dict(self.properties),
+            "deductions": [d.to_dict() for d in self.deductions],
+        }
+
+
+@frozen(kw_only=True)
+class EventPage:
+    """One page of events, newest first; pass `next_cursor` back for the next page."""
+
+    events: tuple[Event, ...]
+    next_cursor: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's events.list response."""
+        return {"list": [e.to_dict() for e in self.events], "next_cursor": self.next_cursor}

@@ -1,0 +1,8 @@
+"""Stores: where a Ledger keeps its state."""
+
+from __future__ import annotations
+
+from meterlib.stores.memory import MemoryStore
+from meterlib.stores.protocol import Store, StoreSession
+
+__all__ = ["MemoryStore", "Store", "StoreSession"]

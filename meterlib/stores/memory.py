@@ -1,0 +1,194 @@
+"""MemoryStore: the ledger state in dicts, one lock, and an undo log for rollback."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+from meterlib.models import Customer, Entity, EventRecord, Feature, Grant, Lock
+
+_MISSING = object()
+
+
+class _State:
+    def __init__(self) -> None:
+        self.features: dict[str, Feature] = {}
+        self.customers: dict[str, Customer] = {}
+        self.entities: dict[tuple[str, str], Entity] = {}
+        self.grants: dict[str, dict[str, Grant]] = {}  # customer_id -> grant id -> grant
+        self.locks: dict[str, Lock] = {}
+        self.events: list[tuple[int, int, EventRecord]] = []  # sorted by (timestamp, seq)
+        self.idempotency: dict[str, int] = {}
+        self.seqs: dict[str, int] = {}
+
+
+class MemorySession:
+    """A unit of work over a MemoryStore; every write logs how to undo itself."""
+
+    def __init__(self, state: _State, *, write: bool) -> None:
+        self._s = state
+        self._write = write
+        self._undo: list[Callable[[], None]] = []
+
+    def _forbid_read_only(self) -> None:
+        if not self._write:
+            raise RuntimeError("write in a read-only transaction")
+
+    def _set(self, mapping: dict, key: object, value: object) -> None:  # type: ignore[type-arg]
+        self._forbid_read_only()
+        old = mapping.get(key, _MISSING)
+        self._undo.append(
+            (lambda: mapping.pop(key, None)) if old is _MISSING else (lambda: mapping.__setitem__(key, old))
+        )
+        mapping[key] = value
+
+    def _pop(self, mapping: dict, key: object) -> None:  # type: ignore[type-arg]
+        self._forbid_read_only()
+        old = mapping.pop(key, _MISSING)
+        if old is not _MISSING:
+            self._undo.append(lambda: mapping.__setitem__(key, old))
+
+    def rollback(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def next_seq(self, kind: str) -> int:
+        value = self._s.seqs.get(kind, 0) + 1
+        self._set(self._s.seqs, kind, value)
+        return value
+
+    def get_feature(self, feature_id: str) -> Feature | None:
+        return self._s.features.get(feature_id)
+
+    def list_features(self) -> list[Feature]:
+        return sorted(self._s.features.values(), key=lambda f: f.seq)
+
+    def add_feature(self, feature: Feature) -> None:
+        self._set(self._s.features, feature.id, feature)
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        return self._s.customers.get(customer_id)
+
+    def list_customers(self) -> list[Customer]:
+        return [self._s.customers[k] for k in sorted(self._s.customers)]
+
+    def put_customer(self, customer: Customer) -> None:
+        self._set(self._s.customers, customer.id, customer)
+
+    def get_entity(self, customer_id: str, entity_id: str) -> Entity | None:
+        return self._s.entities.get((customer_id, entity_id))
+
+    def list_entities(self, customer_id: str) -> list[Entity]:
+        return sorted(
+            (e for (cid, _), e in self._s.entities.items() if cid == customer_id),
+            key=lambda e: e.id,
+        )
+
+    def put_entity(self, entity: Entity) -> None:
+        self._set(self._s.entities, (entity.customer_id, entity.id), entity)
+
+    def list_grants(self, customer_id: str) -> list[Grant]:
+        rows = self._s.grants.get(customer_id)
+        if not rows:
+            return []
+        return sorted(rows.values(), key=lambda g: g.seq)
+
+    def put_grants(self, grants: Iterable[Grant]) -> None:
+        for grant in grants:
+            rows = self._s.grants.get(grant.customer_id)
+            if rows is None:
+                rows = {}
+                self._set(self._s.grants, grant.customer_id, rows)
+            self._set(rows, grant.id, grant)
+
+    def delete_grants(self, grant_ids: Iterable[str]) -> None:
+        ids = set(grant_ids)
+        for rows in self._s.grants.values():
+            for gid in ids & rows.keys():
+                self._pop(rows, gid)
+
+    def get_lock(self, lock_id: str) -> Lock | None:
+        return self._s.locks.get(lock_id)
+
+    def list_locks(self, customer_id: str) -> list[Lock]:
+        return sorted(
+            (lock for lock in self._s.locks.values() if lock.customer_id == customer_id),
+            key=lambda lock: (lock.created_at, lock.lock_id),
+        )
+
+    def put_lock(self, lock: Lock) -> None:
+        self._set(self._s.locks, lock.lock_id, lock)
+
+    def delete_lock(self, lock_id: str) -> None:
+        self._pop(self._s.locks, lock_id)
+
+    def add_event(self, event: EventRecord) -> None:
+        self._forbid_read_only()
+        entry = (event.timestamp, event.seq, event)
+        events = self._s.events
+        index = bisect.bisect_right(events, (event.timestamp, event.seq), key=lambda e: e[:2])
+        events.insert(index, entry)
+        self._undo.append(lambda: events.remove(entry))
+
+    def list_events(
+        self,
+        *,
+        customer_id: str | None,
+        feature_id: str | None,
+        entity_id: str | None,
+        start: int | None,
+        end: int | None,
+        before: tuple[int, int] | None,
+        limit: int,
+    ) -> list[EventRecord]:
+        out: list[EventRecord] = []
+        for timestamp, seq, event in reversed(self._s.events):
+            if before is not None and (timestamp, seq) >= before:
+                continue
+            if start is not None and timestamp < start:
+                break
+            if end is not None and timestamp >= end:
+                continue
+            if customer_id is not None and event.customer_id != customer_id:
+                continue
+            if entity_id is not None and event.entity_id != entity_id:
+                continue
+            if feature_id is not None and feature_id not in event.feature_ids:
+                continue
+            out.append(event)
+            if len(out) >= limit:
+                break
+        return out
+
+    def get_idempotency_key(self, key: str) -> int | None:
+        return self._s.idempotency.get(key)
+
+    def put_idempotency_key(self, key: str, expires_at: int) -> None:
+        self._set(self._s.idempotency, key, expires_at)
+
+
+class MemoryStore:
+    """Everything in this process's memory: fast, shared by threads, gone on exit."""
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[MemorySession]:
+        """One serialised unit of work; an exception undoes every write made in it."""
+        with self._lock:
+            session = MemorySession(self._state, write=write)
+            try:
+                yield session
+            except BaseException:
+                session.rollback()
+                raise
+
+    def close(self) -> None:
+        """Nothing to release; kept for the Store protocol."""
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"

@@ -1,0 +1,102 @@
+"""The store contract: what a Ledger needs from storage, and nothing about billing.
+
+A store persists the frozen models of `meterlib.models` and hands them back unchanged:
+Decimals exact, instants to the millisecond, dicts as given. All reads and writes happen
+inside `Store.transaction()`, which is one atomic, isolated unit of work: committed on a
+clean exit, rolled back (nothing of it visible, ever) on any exception. Write transactions
+are serialised against each other, across threads and, for file or server stores, processes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from meterlib.models import Customer, Entity, EventRecord, Feature, Grant, Lock
+
+
+class StoreSession(Protocol):
+    """One unit of work. Every method may raise `StoreError` for a backend failure."""
+
+    def next_seq(self, kind: str) -> int:
+        """A number larger than any returned before for `kind` ("grant", "event", "feature")."""
+
+    # catalogue
+    def get_feature(self, feature_id: str) -> Feature | None: ...
+    def list_features(self) -> list[Feature]:
+        """Every feature, in `seq` order."""
+
+    def add_feature(self, feature: Feature) -> None:
+        """Insert a new feature (the caller checked that the id is free)."""
+
+    def get_customer(self, customer_id: str) -> Customer | None: ...
+    def list_customers(self) -> list[Customer]:
+        """Every customer, in id order."""
+
+    def put_customer(self, customer: Customer) -> None:
+        """Insert or replace by id."""
+
+    def get_entity(self, customer_id: str, entity_id: str) -> Entity | None: ...
+    def list_entities(self, customer_id: str) -> list[Entity]:
+        """The customer's entities, in id order."""
+
+    def put_entity(self, entity: Entity) -> None:
+        """Insert or replace by (customer_id, id)."""
+
+    # grants (with their rollovers)
+    def list_grants(self, customer_id: str) -> list[Grant]:
+        """Every grant of the customer and its entities, expired ones too, in `seq` order."""
+
+    def put_grants(self, grants: Iterable[Grant]) -> None:
+        """Insert or replace each grant by id."""
+
+    def delete_grants(self, grant_ids: Iterable[str]) -> None:
+        """Remove the grants (and their rollovers); unknown ids are ignored."""
+
+    # locks
+    def get_lock(self, lock_id: str) -> Lock | None: ...
+    def list_locks(self, customer_id: str) -> list[Lock]:
+        """The customer's open locks, in creation order."""
+
+    def put_lock(self, lock: Lock) -> None:
+        """Insert or replace by lock_id."""
+
+    def delete_lock(self, lock_id: str) -> None: ...
+
+    # events
+    def add_event(self, event: EventRecord) -> None: ...
+    def list_events(
+        self,
+        *,
+        customer_id: str | None,
+        feature_id: str | None,
+        entity_id: str | None,
+        start: int | None,
+        end: int | None,
+        before: tuple[int, int] | None,
+        limit: int,
+    ) -> list[EventRecord]:
+        """Newest first by (timestamp, seq) descending; at most `limit`.
+
+        `feature_id` matches an event whose `feature_ids` contain it; `start` is inclusive,
+        `end` exclusive; `before=(timestamp, seq)` keeps only events strictly older than it.
+        """
+
+    # idempotency keys
+    def get_idempotency_key(self, key: str) -> int | None:
+        """The instant (ms) until which `key` is claimed, or None if never claimed."""
+
+    def put_idempotency_key(self, key: str, expires_at: int) -> None:
+        """Claim `key` until `expires_at`, replacing any older claim."""
+
+
+class Store(Protocol):
+    """Where a Ledger keeps its state."""
+
+    def transaction(self, *, write: bool = True) -> AbstractContextManager[StoreSession]:
+        """A unit of work; `write=False` promises not to write and may run concurrently."""
+
+    def close(self) -> None:
+        """Release the store's resources; the store is unusable afterwards."""
+

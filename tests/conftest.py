@@ -1,0 +1,49 @@
+"""Shared fixtures: every behaviour test takes `ledger`, which runs it over every store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from meterlib import Ledger, ManualClock, MemoryStore
+from meterlib.stores import Store
+
+StoreFactory = Callable[[Path], Store]
+
+# A new store is one more line here; the whole behaviour suite then runs against it.
+STORES: list[object] = [
+    pytest.param(lambda tmp_path: MemoryStore(), id="memory"),
+]
+
+START = datetime(2025, 1, 31, 12, tzinfo=UTC)
+
+
+@pytest.fixture(params=STORES)
+def store_factory(request: pytest.FixtureRequest) -> StoreFactory:
+    """Builds a fresh store of the parametrised kind in a temporary folder."""
+    factory: StoreFactory = request.param
+    return factory
+
+
+@pytest.fixture
+def store(store_factory: StoreFactory, tmp_path: Path) -> Iterator[Store]:
+    """A fresh, empty store of every kind."""
+    store = store_factory(tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A clock that only moves when the test says so, starting 2025-01-31 12:00 UTC."""
+    return ManualClock(START)
+
+
+@pytest.fixture
+def ledger(store: Store, clock: ManualClock) -> Iterator[Ledger]:
+    """A Ledger over every store, on the manual clock."""
+    with Ledger(store, clock=clock) as ledger:
+        yield ledger
