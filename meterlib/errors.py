@@ -37,7 +37,9 @@ class InvalidRequest(MeterError, ValueError):
 
     code = "invalid_inputs"
 
-    def __init__(self, message: str, *, code: str = "invalid_inputs", field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str = "invalid_inputs", field: str | None = None
+    ) -> None:
         super().__init__(message, code=code)
         self.field = field
 

@@ -72,4 +72,3 @@ def periods_through(anchor: int, interval: str, count: int, now: int) -> int:
     while boundary(anchor, interval, count, k) > now:
         k -= 1
     return k
-

@@ -70,7 +70,7 @@ class Customer:
     billing_controls: dict[str, Any] = field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The customer fields of Autumn's Customer object (balances and flags are added by callers)."""
+        """The customer fields of Autumn's Customer object (callers add balances and flags)."""
         return {
             "id": self.id,
             "name": self.name,
@@ -158,7 +158,9 @@ class Grant:
     next_reset_at: int | None = None
     rollover: RolloverRule | None = None
     balance: Decimal = ZERO
-    adjustment: Decimal = ZERO  # included-grant changes made by update(included=...); cleared on reset
+    adjustment: Decimal = (
+        ZERO  # included-grant changes made by update(included=...); cleared on reset
+    )
     rollovers: tuple[RolloverLot, ...] = ()
     expires_at: int | None = None
     created_at: int = 0

@@ -40,7 +40,9 @@ class MemorySession:
         self._forbid_read_only()
         old = mapping.get(key, _MISSING)
         self._undo.append(
-            (lambda: mapping.pop(key, None)) if old is _MISSING else (lambda: mapping.__setitem__(key, old))
+            (lambda: mapping.pop(key, None))
+            if old is _MISSING
+            else (lambda: mapping.__setitem__(key, old))
         )
         mapping[key] = value
 

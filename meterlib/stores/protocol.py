@@ -99,4 +99,3 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Release the store's resources; the store is unusable afterwards."""
-

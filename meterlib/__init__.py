@@ -1,0 +1,71 @@
+"""meterlib: per-customer feature balances with Autumn's semantics, in-process.
+
+`Ledger` is the entry point; see the README for a tour.
+"""
+
+from __future__ import annotations
+
+from meterlib.clock import ManualClock
+from meterlib.errors import (
+    AlreadyExists,
+    BalanceNotFound,
+    CustomerNotFound,
+    DuplicateIdempotencyKey,
+    EntityNotFound,
+    FeatureNotFound,
+    InvalidRequest,
+    LockNotFound,
+    MeterError,
+    NotFound,
+    StoreError,
+)
+from meterlib.ledger import Ledger
+from meterlib.models import Customer, Entity, Feature
+from meterlib.results import (
+    Balance,
+    BreakdownItem,
+    CheckResult,
+    Deduction,
+    Event,
+    EventPage,
+    Flag,
+    Preview,
+    Reset,
+    Rollover,
+    TrackResult,
+)
+from meterlib.stores.memory import MemoryStore
+from meterlib.stores.protocol import Store, StoreSession
+
+__all__ = [
+    "AlreadyExists",
+    "Balance",
+    "BalanceNotFound",
+    "BreakdownItem",
+    "CheckResult",
+    "Customer",
+    "CustomerNotFound",
+    "Deduction",
+    "DuplicateIdempotencyKey",
+    "Entity",
+    "EntityNotFound",
+    "Event",
+    "EventPage",
+    "Feature",
+    "FeatureNotFound",
+    "Flag",
+    "InvalidRequest",
+    "Ledger",
+    "LockNotFound",
+    "ManualClock",
+    "MemoryStore",
+    "MeterError",
+    "NotFound",
+    "Preview",
+    "Reset",
+    "Rollover",
+    "Store",
+    "StoreError",
+    "StoreSession",
+    "TrackResult",
+]

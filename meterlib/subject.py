@@ -1,0 +1,327 @@
+"""A customer's grants as one unit of work sees them: loaded, caught up to now, changed, saved.
+
+The Ledger opens a transaction, builds a `Subject`, lets the pure functions (resets,
+deduction, views) decide, and saves what changed. Nothing here knows how a store stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import Decimal
+
+from attrs import evolve
+
+from meterlib import resets
+from meterlib.deduction import CAP, REJECT, Change, Entry, Outcome, deduct
+from meterlib.models import (
+    Customer,
+    DeductionRecord,
+    Entity,
+    EventRecord,
+    Feature,
+    Grant,
+    Lock,
+    LockItem,
+)
+from meterlib.ordering import in_deduction_order
+from meterlib.quantity import ZERO
+from meterlib.results import Balance, Flag
+from meterlib.stores.protocol import StoreSession
+from meterlib.views import balance_of, flag_of
+
+
+class Catalogue:
+    """The features of one transaction, with the credit-system relations Autumn uses."""
+
+    def __init__(self, features: Iterable[Feature]) -> None:
+        self.by_id = {f.id: f for f in features}
+        self.ordered = sorted(self.by_id.values(), key=lambda f: f.seq)
+
+    def credit_systems_of(self, feature: Feature) -> list[Feature]:
+        """Credit systems containing `feature`, in catalogue order."""
+        return [c for c in self.ordered if c.credit_cost(feature.id) is not None]
+
+    def relevant(self, feature: Feature) -> list[Feature]:
+        """`feature` and every credit system it can draw on."""
+        return [feature, *self.credit_systems_of(feature)]
+
+    def cost(self, member: Feature, pool: Feature) -> Decimal:
+        """Units of `pool` one unit of `member` consumes."""
+        if pool.id == member.id:
+            return Decimal(1)
+        cost = pool.credit_cost(member.id)
+        return Decimal(1) if cost is None else cost
+
+
+class Subject:
+    """Every grant of one customer, advanced to `now`, plus the changes made since loading."""
+
+    def __init__(
+        self,
+        session: StoreSession,
+        catalogue: Catalogue,
+        customer: Customer,
+        *,
+        now: int,
+        write: bool,
+        reverse: bool,
+        persist_overage: bool,
+    ) -> None:
+        self.session = session
+        self.catalogue = catalogue
+        self.customer = customer
+        self.now = now
+        self.write = write
+        self.reverse = reverse
+        self.persist_overage = persist_overage
+        self.grants: dict[str, Grant] = {}
+        self.loaded: dict[str, Grant] = {}
+        self.deleted: set[str] = set()
+        for grant in session.list_grants(customer.id):
+            self.loaded[grant.id] = grant
+            self.grants[grant.id] = grant
+        self._release_expired_locks()
+        for gid, grant in self.grants.items():
+            self.grants[gid] = resets.advance(grant, now, persist_overage=persist_overage)
+
+    # ---- time
+
+    def _release_expired_locks(self) -> None:
+        """Locks whose expiry has passed are released at that instant, in expiry order."""
+        locks = [
+            lock
+            for lock in self.session.list_locks(self.customer.id)
+            if lock.expires_at is not None and lock.expires_at <= self.now
+        ]
+        for lock in sorted(locks, key=lambda lock: (lock.expires_at or 0, lock.created_at)):
+            at = lock.expires_at or self.now
+            for gid, grant in self.grants.items():
+                self.grants[gid] = resets.advance(grant, at, persist_overage=self.persist_overage)
+            self.settle_lock(lock, final_value=ZERO, properties=None, at=at)
+
+    # ---- views
+
+    def rows(
+        self, feature_ids: Iterable[str], entity_id: str | None
+    ) -> tuple[list[Grant], list[Grant]]:
+        """(usable grants in deduction order, grants only added to the displayed totals)."""
+        wanted = set(feature_ids)
+        now = self.now
+        usable: list[Grant] = []
+        extra: list[Grant] = []
+        for grant in self.grants.values():
+            if grant.feature_id not in wanted or not grant.live_at(now):
+                continue
+            if grant.entity_id is None or grant.entity_id == entity_id:
+                usable.append(grant)
+            elif entity_id is None:
+                extra.append(grant)
+        usable = in_deduction_order(
+            usable, self.catalogue.by_id, entity_view=entity_id is not None, reverse=self.reverse
+        )
+        extra = in_deduction_order(
+            extra, self.catalogue.by_id, entity_view=False, reverse=self.reverse
+        )
+        return usable, extra
+
+    def balance(
+        self, feature: Feature, entity_id: str | None, *, display: bool = True
+    ) -> Balance | None:
+        """The subject's Balance; `display` adds entities' own grants to a customer's totals."""
+        usable, extra = self.rows((feature.id,), entity_id)
+        return balance_of(feature, usable, extra if display else ())
+
+    def flag(self, feature: Feature, entity_id: str | None) -> Flag | None:
+        """The flag of a boolean feature, if the subject has it."""
+        usable, _ = self.rows((feature.id,), entity_id)
+        return flag_of(feature, usable)
+
+    def has_any(self, feature: Feature, entity_id: str | None, *, display: bool) -> bool:
+        """Whether the subject has a live grant of `feature` (usable, or shown in totals)."""
+        usable, extra = self.rows((feature.id,), entity_id)
+        return bool(usable or (display and extra))
+
+    # ---- deduction
+
+    def entries(self, feature: Feature, entity_id: str | None, behavior: str) -> list[Entry]:
+        """The grants a deduction of `feature` walks, with their costs and overage rights."""
+        relevant = {f.id: f for f in self.catalogue.relevant(feature)}
+        usable, _ = self.rows(relevant, entity_id)
+        out = []
+        for grant in usable:
+            pool = relevant[grant.feature_id]
+            allocated = pool.type == "metered" and not pool.consumable
+            allow_over = (
+                grant.overage_allowed or grant.unlimited or (allocated and behavior != REJECT)
+            )
+            out.append(Entry(grant, self.catalogue.cost(feature, pool), allow_over))
+        return out
+
+    def deduct(
+        self, feature: Feature, amount: Decimal, entity_id: str | None, behavior: str = CAP
+    ) -> Outcome:
+        """Work out a deduction without applying it."""
+        return deduct(self.entries(feature, entity_id, behavior), amount, behavior=behavior)
+
+    def apply(self, grants: dict[str, Grant]) -> None:
+        """Take changed grants into the working set."""
+        self.grants.update(grants)
+
+    def add(self, grant: Grant) -> None:
+        """A new grant."""
+        self.grants[grant.id] = grant
+
+    def remove(self, grant_ids: Iterable[str]) -> None:
+        """Grants to delete."""
+        for gid in grant_ids:
+            self.grants.pop(gid, None)
+            if gid in self.loaded:
+                self.deleted.add(gid)
+
+    def deduction_records(self, changes: Iterable[Change]) -> tuple[DeductionRecord, ...]:
+        """Changes summed per grant or rollover, in the order first touched; zero nets dropped."""
+        totals: dict[tuple[str, str | None], Decimal] = {}
+        for change in changes:
+            key = (change.grant_id, change.rollover_id)
+            totals[key] = totals.get(key, ZERO) + change.balance_delta
+        out = []
+        for (gid, rid), value in totals.items():
+            if value == 0:
+                continue
+            grant = self.grants[gid]
+            out.append(
+                DeductionRecord(
+                    feature_id=grant.feature_id,
+                    balance_id=rid if rid is not None else grant.public_id,
+                    value=value,
+                    plan_id=grant.plan_id,
+                    interval=grant.interval,
+                    interval_count=grant.interval_count,
+                    resets_at=grant.next_reset_at,
+                )
+            )
+        return tuple(out)
+
+    # ---- locks
+
+    def settle_lock(
+        self, lock: Lock, *, final_value: Decimal, properties: dict[str, object] | None, at: int
+    ) -> None:
+        """Finalize `lock` at `final_value` (0 = release): undo what it held, apply the rest."""
+        held = lock.value
+        if final_value != held:
+            if held == 0:
+                unwind, additional = ZERO, final_value
+            elif final_value == 0 or (final_value > 0) != (held > 0):
+                unwind, additional = abs(held), final_value
+            elif abs(final_value) >= abs(held):
+                unwind, additional = ZERO, final_value - held
+            else:
+                unwind, additional = abs(held) - abs(final_value), ZERO
+            sign = Decimal(1) if held > 0 else Decimal(-1)
+            skipped = self._unwind(lock.items, unwind)
+            additional -= sign * skipped
+            changes: tuple[Change, ...] = ()
+            feature = self.catalogue.by_id.get(lock.feature_id)
+            if additional and feature is not None:
+                outcome = self.deduct(feature, additional, lock.entity_id, CAP)
+                self.apply(outcome.grants)
+                changes = outcome.changes
+            self.record_event(
+                feature_id=lock.feature_id,
+                event_name=None,
+                entity_id=lock.entity_id,
+                value=final_value - held,
+                properties=properties if properties is not None else lock.properties,
+                timestamp=at,
+                changes=changes,
+            )
+        if self.write:
+            self.session.delete_lock(lock.lock_id)
+
+    def _unwind(self, items: tuple[LockItem, ...], amount: Decimal) -> Decimal:
+        """Give back up to `amount` (feature units) exactly where the lock took it, newest first.
+
+        Returns how much could not be given back because its grant or rollover is gone.
+        """
+        skipped = ZERO
+        for item in reversed(items):
+            if amount <= 0:
+                break
+            portion = min(amount, abs(item.value_delta))
+            if portion == 0:
+                continue
+            amount -= portion
+            units = (
+                item.balance_delta
+                if portion == abs(item.value_delta)
+                else (portion * item.cost * (1 if item.balance_delta > 0 else -1))
+            )
+            grant = self.grants.get(item.grant_id)
+            if grant is None or not grant.live_at(self.now):
+                skipped += portion
+                continue
+            if item.rollover_id is None:
+                self.grants[grant.id] = evolve(grant, balance=grant.balance + units)
+                continue
+            lots = list(grant.rollovers)
+            for index, lot in enumerate(lots):
+                if lot.id == item.rollover_id:
+                    lots[index] = evolve(lot, balance=lot.balance + units, usage=lot.usage - units)
+                    self.grants[grant.id] = evolve(grant, rollovers=tuple(lots))
+                    break
+            else:
+                skipped += portion
+        return skipped
+
+    # ---- events and saving
+
+    def record_event(
+        self,
+        *,
+        feature_id: str | None,
+        event_name: str | None,
+        entity_id: str | None,
+        value: Decimal,
+        properties: dict[str, object],
+        timestamp: int,
+        changes: Iterable[Change] = (),
+        idempotency_key: str | None = None,
+        deductions: tuple[DeductionRecord, ...] | None = None,
+    ) -> EventRecord | None:
+        """Append a usage event (only in a write transaction)."""
+        if not self.write:
+            return None
+        seq = self.session.next_seq("event")
+        event = EventRecord(
+            id=f"evt_{seq}",
+            seq=seq,
+            customer_id=self.customer.id,
+            entity_id=entity_id,
+            feature_id=feature_id,
+            event_name=event_name,
+            value=value,
+            properties=dict(properties),
+            timestamp=timestamp,
+            idempotency_key=idempotency_key,
+            deductions=deductions if deductions is not None else self.deduction_records(changes),
+        )
+        self.session.add_event(event)
+        return event
+
+    def save(self) -> None:
+        """Write every grant that differs from what was loaded, and delete removed ones."""
+        if not self.write:
+            return
+        changed = [g for gid, g in self.grants.items() if self.loaded.get(gid) != g]
+        if changed:
+            self.session.put_grants(changed)
+        if self.deleted:
+            self.session.delete_grants(self.deleted)
+
+
+def entity_of(session: StoreSession, customer: Customer, entity_id: str | None) -> Entity | None:
+    """The entity, or None when no entity was asked for."""
+    if entity_id is None:
+        return None
+    return session.get_entity(customer.id, entity_id)
