@@ -219,14 +219,13 @@ class Subject:
             else:
                 unwind, additional = abs(held) - abs(final_value), ZERO
             sign = Decimal(1) if held > 0 else Decimal(-1)
-            skipped = self._unwind(lock.items, unwind)
+            skipped, changes = self._unwind(lock.items, unwind)
             additional -= sign * skipped
-            changes: tuple[Change, ...] = ()
             feature = self.catalogue.by_id.get(lock.feature_id)
             if additional and feature is not None:
                 outcome = self.deduct(feature, additional, lock.entity_id, CAP)
                 self.apply(outcome.grants)
-                changes = outcome.changes
+                changes += outcome.changes
             self.record_event(
                 feature_id=lock.feature_id,
                 event_name=None,
@@ -239,12 +238,15 @@ class Subject:
         if self.write:
             self.session.delete_lock(lock.lock_id)
 
-    def _unwind(self, items: tuple[LockItem, ...], amount: Decimal) -> Decimal:
+    def _unwind(
+        self, items: tuple[LockItem, ...], amount: Decimal
+    ) -> tuple[Decimal, list[Change]]:
         """Give back up to `amount` (feature units) exactly where the lock took it, newest first.
 
-        Returns how much could not be given back because its grant or rollover is gone.
+        Returns how much could not be given back (its grant or rollover is gone) and the changes.
         """
         skipped = ZERO
+        changes: list[Change] = []
         for item in reversed(items):
             if amount <= 0:
                 break
@@ -261,18 +263,27 @@ class Subject:
             if grant is None or not grant.live_at(self.now):
                 skipped += portion
                 continue
+            change = Change(
+                grant_id=grant.id,
+                rollover_id=item.rollover_id,
+                cost=item.cost,
+                balance_delta=-units,
+                value_delta=-portion if item.value_delta > 0 else portion,
+            )
             if item.rollover_id is None:
                 self.grants[grant.id] = evolve(grant, balance=grant.balance + units)
+                changes.append(change)
                 continue
             lots = list(grant.rollovers)
             for index, lot in enumerate(lots):
                 if lot.id == item.rollover_id:
                     lots[index] = evolve(lot, balance=lot.balance + units, usage=lot.usage - units)
                     self.grants[grant.id] = evolve(grant, rollovers=tuple(lots))
+                    changes.append(change)
                     break
             else:
                 skipped += portion
-        return skipped
+        return skipped, changes
 
     # ---- events and saving
 
