@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from decimal import Decimal
 from typing import Any, Self
 
 from attrs import evolve
 
 from meterlib import resets, validation
+from meterlib.checking import is_allowed, judged_pool, preview
 from meterlib.clock import Clock, read_clock, system_clock
-from meterlib.deduction import REJECT, Change, apply_allowing
+from meterlib.deduction import REJECT, apply_allowing
 from meterlib.errors import (
     AlreadyExists,
     BalanceNotFound,
@@ -31,7 +31,6 @@ from meterlib.instants import optional_ms, to_datetime
 from meterlib.models import (
     ONE_OFF,
     Customer,
-    DeductionRecord,
     Entity,
     Feature,
     Grant,
@@ -42,17 +41,15 @@ from meterlib.quantity import ZERO, to_quantity
 from meterlib.results import (
     Balance,
     CheckResult,
-    Deduction,
     Event,
     EventPage,
     Flag,
-    Preview,
-    Reset,
     TrackResult,
 )
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
 from meterlib.subject import Catalogue, Subject
+from meterlib.tracking import TrackArgs, apply_track, parse_track, picked_pool, to_deduction
 
 DAY_MS = 86_400_000
 
@@ -744,48 +741,6 @@ class Ledger:
 
     # ------------------------------------------------------------------ check and track
 
-    @staticmethod
-    def _allowed(
-        subject: Subject, feature: Feature, entity_id: str | None, required: Decimal
-    ) -> bool:
-        """autumn-check-track §5.5 over the usable grants of one pool."""
-        if feature.type == "boolean":
-            return subject.flag(feature, entity_id) is not None
-        found = subject.balance(feature, entity_id, display=False)
-        if found is None:
-            return False
-        if found.unlimited or required < 0:
-            return True
-        if found.overage_allowed:
-            usable, _ = subject.rows((feature.id,), entity_id)
-            overage = sum((max(ZERO, -g.balance) for g in usable), ZERO)
-            caps = [g.max_purchase for g in usable if g.overage_allowed]
-            if any(cap is None for cap in caps):
-                return True
-            room = max(ZERO, sum((c for c in caps if c is not None), ZERO) - overage)
-            return room + found.remaining >= required
-        return found.remaining >= required
-
-    def _pool(
-        self, subject: Subject, feature: Feature, entity_id: str | None, required: Decimal
-    ) -> Feature:
-        """Which one pool a check judges (autumn-check-track §5.4)."""
-        pools = subject.catalogue.credit_systems_of(feature)
-        if not pools:
-            return feature
-        own = subject.has_any(feature, entity_id, display=False)
-        if own and self._allowed(subject, feature, entity_id, required):
-            return feature
-        owned: Feature | None = None
-        for pool in pools:
-            if subject.has_any(pool, entity_id, display=False):
-                owned = owned or pool
-                if self._allowed(subject, pool, entity_id, required):
-                    return pool
-        if owned is not None:
-            return owned
-        return feature if own else pools[0]
-
     def check(
         self,
         customer_id: str,
@@ -829,28 +784,17 @@ class Ledger:
             customer = self._customer(session, customer_id)
             self._entity(session, customer_id, entity_id)
             subject = self._subject(session, catalogue, customer, now, write=deducting)
-            pool = self._pool(subject, feature, entity_id, required)
+            pool = judged_pool(subject, feature, entity_id, required)
             cost = catalogue.cost(feature, pool)
             converted = required * cost
             display = subject.balance(pool, entity_id) if pool.type != "boolean" else None
             flag = subject.flag(pool, entity_id) if pool.type == "boolean" else None
 
             def result(allowed: bool, shown: Balance | None, balances: Any = None) -> CheckResult:
-                preview = None
+                shown_preview = None
                 if with_preview and not allowed:
-                    name = feature.name or feature.id
                     had = display is not None or flag is not None
-                    preview = Preview(
-                        scenario="usage_limit" if had else "feature_flag",
-                        title="Usage limit reached" if had else "Feature Unavailable",
-                        message=(
-                            f"You have used up your {name}"
-                            if had
-                            else f"Your current plan does not include {name}"
-                        ),
-                        feature_id=feature.id,
-                        feature_name=name,
-                    )
+                    shown_preview = preview(feature, had_balance=had)
                 return CheckResult(
                     allowed=allowed,
                     customer_id=customer_id,
@@ -859,7 +803,7 @@ class Ledger:
                     required_balance=converted,
                     balance=shown,
                     flag=flag,
-                    preview=preview,
+                    preview=shown_preview,
                     balances=balances,
                     with_preview=with_preview,
                 )
@@ -868,7 +812,7 @@ class Ledger:
                 if pool.type == "boolean":
                     return result(flag is not None, None)
                 has = subject.has_any(pool, entity_id, display=False)
-                allowed = has and self._allowed(subject, pool, entity_id, converted)
+                allowed = has and is_allowed(subject, pool, entity_id, converted)
                 return result(allowed, display)
 
             if held is not None and session.get_lock(held[0]) is not None:
@@ -916,31 +860,10 @@ class Ledger:
             subject.save()
             relevant = catalogue.relevant(feature)
             after = {f.id: subject.balance(f, entity_id) for f in relevant}
-            shown = self._pick_balance(subject, feature, outcome.changes, entity_id)
+            shown = after.get(picked_pool(subject, feature, outcome.changes, entity_id).id)
             if shown is None:
                 shown = after.get(feature.id)
             return result(True, shown, after if len(relevant) > 1 else None)
-
-    def _pick_balance(
-        self, subject: Subject, feature: Feature, changes: Sequence[Change], entity_id: str | None
-    ) -> Balance | None:
-        """Which balance a track reports for one tracked feature (autumn-check-track §6.8)."""
-        relevant = subject.catalogue.relevant(feature)
-        chosen: Feature | None = None
-        for pool in relevant:
-            usable, _ = subject.rows((pool.id,), entity_id)
-            if any(g.unlimited for g in usable):
-                chosen = pool
-                break
-        if chosen is None:
-            net: dict[str, Decimal] = {}
-            for change in changes:
-                pool_id = subject.grants[change.grant_id].feature_id
-                net[pool_id] = net.get(pool_id, ZERO) + change.balance_delta
-            chosen = next((p for p in relevant if net.get(p.id, ZERO) > 0), None)
-        if chosen is None:
-            chosen = relevant[1] if len(relevant) > 1 else feature
-        return subject.balance(chosen, entity_id)
 
     def _claim(self, session: StoreSession, key: str, now: int) -> None:
         """Claim an idempotency key for 24 h; DuplicateIdempotencyKey if it is held."""
@@ -966,101 +889,6 @@ class Ledger:
         with self._tx(write=True) as (session, _):
             session.put_idempotency_key(f"{scope}:{key}", 0)
 
-    def _parse_track(self, item: Mapping[str, Any], now: int) -> dict[str, Any]:
-        unknown = set(item) - {
-            "customer_id",
-            "feature_id",
-            "event_name",
-            "value",
-            "entity_id",
-            "properties",
-            "idempotency_key",
-            "timestamp",
-            "overage_behavior",
-        }
-        if unknown:
-            raise InvalidRequest(f"track: unknown arguments {sorted(unknown)}")
-        feature_id = validation.optional_id(item.get("feature_id"), "feature_id")
-        event_name = validation.optional_id(item.get("event_name"), "event_name")
-        if (feature_id is None) == (event_name is None):
-            raise InvalidRequest(
-                "input: Either feature_id or event_name must be provided (exactly one)",
-                field="feature_id",
-            )
-        timestamp = optional_ms(item.get("timestamp"), field="timestamp")
-        if timestamp is not None and timestamp > now:
-            raise InvalidRequest("timestamp: timestamp cannot be in the future", field="timestamp")
-        if timestamp is not None and timestamp <= 0:
-            raise InvalidRequest("timestamp: must be after 1970", field="timestamp")
-        value = item.get("value", 1)
-        return {
-            "customer_id": validation.require_id(item.get("customer_id"), "customer_id"),
-            "feature_id": feature_id,
-            "event_name": event_name,
-            "value": to_quantity(1 if value is None else value, field="value"),
-            "entity_id": validation.optional_id(item.get("entity_id"), "entity_id"),
-            "properties": validation.properties(item.get("properties")),
-            "idempotency_key": validation.optional_id(
-                item.get("idempotency_key"), "idempotency_key"
-            ),
-            "timestamp": timestamp if timestamp is not None else now,
-            "behavior": validation.behavior(item.get("overage_behavior", "cap")),
-        }
-
-    def _track(
-        self, session: StoreSession, catalogue: Catalogue, now: int, args: dict[str, Any]
-    ) -> TrackResult:
-        customer = self._customer(session, args["customer_id"])
-        entity_id = args["entity_id"]
-        self._entity(session, customer.id, entity_id)
-        if args["feature_id"] is not None:
-            tracked = [self._feature(catalogue, args["feature_id"])]
-        else:
-            name = args["event_name"]
-            tracked = [f for f in catalogue.ordered if name in f.event_names]
-            if not tracked:
-                raise FeatureNotFound(name, message=f"No features found for event name: {name}")
-        if args["idempotency_key"] is not None:
-            self._claim(session, f"track:{args['idempotency_key']}", now)
-        subject = self._subject(session, catalogue, customer, now, write=True)
-        changes: list[Change] = []
-        shown: dict[str, Balance | None] = {}
-        balances: dict[str, Balance | None] = {}
-        for feature in tracked:
-            if feature.type == "boolean":
-                continue
-            outcome = subject.deduct(feature, args["value"], entity_id, args["behavior"])
-            subject.apply(outcome.grants)
-            changes += outcome.changes
-            picked = self._pick_balance(subject, feature, outcome.changes, entity_id)
-            if picked is not None:
-                shown[picked.feature_id] = picked
-            for pool in catalogue.relevant(feature):
-                balances[pool.id] = subject.balance(pool, entity_id)
-        records = subject.deduction_records(changes)
-        subject.record_event(
-            feature_id=args["feature_id"],
-            event_name=args["event_name"],
-            entity_id=entity_id,
-            value=args["value"],
-            properties=args["properties"],
-            timestamp=args["timestamp"],
-            idempotency_key=args["idempotency_key"],
-            deductions=records,
-        )
-        subject.save()
-        # a balance picked for one feature may be stale after a later feature's deduction
-        final = {fid: subject.balance(catalogue.by_id[fid], entity_id) for fid in shown}
-        return TrackResult(
-            customer_id=customer.id,
-            entity_id=entity_id,
-            event_name=args["event_name"],
-            value=args["value"],
-            balance=next(iter(final.values())) if len(final) == 1 else None,
-            balances=balances,
-            deductions=tuple(_record_deduction(r) for r in records),
-        )
-
     def track(
         self,
         customer_id: str,
@@ -1076,7 +904,7 @@ class Ledger:
     ) -> TrackResult:
         """Record usage and deduct it (negative values give back) in Autumn's order."""
         now = self._now()
-        args = self._parse_track(
+        args = parse_track(
             {
                 "customer_id": customer_id,
                 "feature_id": feature_id,
@@ -1093,6 +921,25 @@ class Ledger:
         with self._tx(write=True) as (session, catalogue):
             return self._track(session, catalogue, now, args)
 
+    def _track(
+        self, session: StoreSession, catalogue: Catalogue, now: int, args: TrackArgs
+    ) -> TrackResult:
+        customer = self._customer(session, args.customer_id)
+        self._entity(session, customer.id, args.entity_id)
+        if args.feature_id is not None:
+            tracked = [self._feature(catalogue, args.feature_id)]
+        else:
+            name = args.event_name
+            tracked = [f for f in catalogue.ordered if name in f.event_names]
+            if not tracked:
+                raise FeatureNotFound(
+                    str(name), message=f"No features found for event name: {name}"
+                )
+        if args.idempotency_key is not None:
+            self._claim(session, f"track:{args.idempotency_key}", now)
+        subject = self._subject(session, catalogue, customer, now, write=True)
+        return apply_track(subject, tracked, args)
+
     def batch_track(self, items: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
         """Apply tracks in list order, all or nothing; result i is the state after item i."""
         if isinstance(items, Mapping | str) or not isinstance(items, Sequence):
@@ -1103,7 +950,7 @@ class Ledger:
             if not isinstance(item, Mapping):
                 raise InvalidRequest(f"items[{index}]: expected a dict", field="items")
             try:
-                parsed.append(self._parse_track(item, now))
+                parsed.append(parse_track(item, now))
             except InvalidRequest as exc:
                 raise InvalidRequest(
                     f"items[{index}]: {exc.message}", code=exc.code, field=exc.field
@@ -1121,7 +968,7 @@ class Ledger:
         override_value: object = None,
         properties: Mapping[str, Any] | None = None,
     ) -> None:
-        """Settle a lock: "confirm" keeps what it held (or `override_value`); "release" undoes it."""
+        """Settle a lock: "confirm" keeps what it held (or `override_value`); "release" frees it."""
         lock_id = validation.require_id(lock_id, "lock_id")
         if action not in ("confirm", "release"):
             raise InvalidRequest(
@@ -1210,26 +1057,9 @@ class Ledger:
                     properties=dict(e.properties),
                     timestamp=to_datetime(e.timestamp),
                     idempotency_key=e.idempotency_key,
-                    deductions=tuple(_record_deduction(d) for d in e.deductions),
+                    deductions=tuple(to_deduction(d) for d in e.deductions),
                 )
                 for e in page
             ),
             next_cursor=next_cursor,
         )
-
-
-def _record_deduction(record: DeductionRecord) -> Deduction:
-    reset = None
-    if record.interval is not None:
-        reset = Reset(
-            interval=record.interval,
-            interval_count=record.interval_count,
-            resets_at=None if record.resets_at is None else to_datetime(record.resets_at),
-        )
-    return Deduction(
-        feature_id=record.feature_id,
-        balance_id=record.balance_id,
-        value=record.value,
-        plan_id=record.plan_id,
-        reset=reset,
-    )

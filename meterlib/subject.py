@@ -238,9 +238,7 @@ class Subject:
         if self.write:
             self.session.delete_lock(lock.lock_id)
 
-    def _unwind(
-        self, items: tuple[LockItem, ...], amount: Decimal
-    ) -> tuple[Decimal, list[Change]]:
+    def _unwind(self, items: tuple[LockItem, ...], amount: Decimal) -> tuple[Decimal, list[Change]]:
         """Give back up to `amount` (feature units) exactly where the lock took it, newest first.
 
         Returns how much could not be given back (its grant or rollover is gone) and the changes.

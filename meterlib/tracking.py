@@ -1,0 +1,156 @@
+"""Track: its arguments, its deductions over the subject, and the result it reports."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from attrs import frozen
+
+from meterlib import validation
+from meterlib.deduction import Change
+from meterlib.errors import InvalidRequest
+from meterlib.instants import optional_ms, to_datetime
+from meterlib.models import DeductionRecord, Feature
+from meterlib.quantity import ZERO, to_quantity
+from meterlib.results import Balance, Deduction, Reset, TrackResult
+from meterlib.subject import Subject
+
+TRACK_KEYS = frozenset(
+    {
+        "customer_id",
+        "feature_id",
+        "event_name",
+        "value",
+        "entity_id",
+        "properties",
+        "idempotency_key",
+        "timestamp",
+        "overage_behavior",
+    }
+)
+
+
+@frozen(kw_only=True)
+class TrackArgs:
+    """A validated track request."""
+
+    customer_id: str
+    feature_id: str | None
+    event_name: str | None
+    value: Decimal
+    entity_id: str | None
+    properties: dict[str, Any]
+    idempotency_key: str | None
+    timestamp: int
+    behavior: str
+
+
+def parse_track(item: Mapping[str, Any], now: int) -> TrackArgs:
+    """Validate one track's arguments (a batch item or the keywords of `track`)."""
+    unknown = set(item) - TRACK_KEYS
+    if unknown:
+        raise InvalidRequest(
+            f"track: unknown arguments {sorted(unknown)}; expected some of {sorted(TRACK_KEYS)}"
+        )
+    feature_id = validation.optional_id(item.get("feature_id"), "feature_id")
+    event_name = validation.optional_id(item.get("event_name"), "event_name")
+    if (feature_id is None) == (event_name is None):
+        raise InvalidRequest(
+            "input: Either feature_id or event_name must be provided (exactly one)",
+            field="feature_id",
+        )
+    timestamp = optional_ms(item.get("timestamp"), field="timestamp")
+    if timestamp is not None and timestamp > now:
+        raise InvalidRequest("timestamp: timestamp cannot be in the future", field="timestamp")
+    if timestamp is not None and timestamp <= 0:
+        raise InvalidRequest("timestamp: must be a positive epoch-ms instant", field="timestamp")
+    value = item.get("value", 1)
+    return TrackArgs(
+        customer_id=validation.require_id(item.get("customer_id"), "customer_id"),
+        feature_id=feature_id,
+        event_name=event_name,
+        value=to_quantity(1 if value is None else value, field="value"),
+        entity_id=validation.optional_id(item.get("entity_id"), "entity_id"),
+        properties=validation.properties(item.get("properties")),
+        idempotency_key=validation.optional_id(item.get("idempotency_key"), "idempotency_key"),
+        timestamp=timestamp if timestamp is not None else now,
+        behavior=validation.behavior(item.get("overage_behavior", "cap")),
+    )
+
+
+def picked_pool(
+    subject: Subject, feature: Feature, changes: Sequence[Change], entity_id: str | None
+) -> Feature:
+    """Which pool's balance a track reports for one tracked feature (autumn-check-track §6.8)."""
+    relevant = subject.catalogue.relevant(feature)
+    for pool in relevant:
+        usable, _ = subject.rows((pool.id,), entity_id)
+        if any(g.unlimited for g in usable):
+            return pool
+    net: dict[str, Decimal] = {}
+    for change in changes:
+        pool_id = subject.grants[change.grant_id].feature_id
+        net[pool_id] = net.get(pool_id, ZERO) + change.balance_delta
+    chosen = next((p for p in relevant if net.get(p.id, ZERO) > 0), None)
+    if chosen is not None:
+        return chosen
+    return relevant[1] if len(relevant) > 1 else feature
+
+
+def apply_track(subject: Subject, tracked: Sequence[Feature], args: TrackArgs) -> TrackResult:
+    """Deduct `args.value` of every tracked feature, record one event, and report."""
+    entity_id = args.entity_id
+    changes: list[Change] = []
+    picked: dict[str, Feature] = {}
+    for feature in tracked:
+        if feature.type == "boolean":
+            continue  # tracking a flag is a harmless no-op, as in Autumn
+        outcome = subject.deduct(feature, args.value, entity_id, args.behavior)
+        subject.apply(outcome.grants)
+        changes += outcome.changes
+        pool = picked_pool(subject, feature, outcome.changes, entity_id)
+        picked[pool.id] = pool
+    records = subject.deduction_records(changes)
+    subject.record_event(
+        feature_id=args.feature_id,
+        event_name=args.event_name,
+        entity_id=entity_id,
+        value=args.value,
+        properties=args.properties,
+        timestamp=args.timestamp,
+        idempotency_key=args.idempotency_key,
+        deductions=records,
+    )
+    subject.save()
+    pools = {p.id: p for f in tracked if f.type != "boolean" for p in subject.catalogue.relevant(f)}
+    balances = {fid: subject.balance(pool, entity_id) for fid, pool in pools.items()}
+    shown: list[Balance] = [b for fid in picked if (b := balances.get(fid)) is not None]
+    return TrackResult(
+        customer_id=subject.customer.id,
+        entity_id=entity_id,
+        event_name=args.event_name,
+        value=args.value,
+        balance=shown[0] if len(shown) == 1 else None,
+        balances=balances,
+        deductions=tuple(to_deduction(r) for r in records),
+    )
+
+
+def to_deduction(record: DeductionRecord) -> Deduction:
+    """The public view of a stored deduction."""
+    reset = None
+    if record.interval is not None:
+        reset = Reset(
+            interval=record.interval,
+            interval_count=record.interval_count,
+            resets_at=None if record.resets_at is None else to_datetime(record.resets_at),
+        )
+    return Deduction(
+        feature_id=record.feature_id,
+        balance_id=record.balance_id,
+        value=record.value,
+        plan_id=record.plan_id,
+        reset=reset,
+    )
