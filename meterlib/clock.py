@@ -41,7 +41,8 @@ class ManualClock:
     def advance(self, **relativedelta_kwargs: int) -> None:
         """Move forward by a relativedelta, e.g. `advance(months=1, days=2)`, or `milliseconds=`."""
         ms = relativedelta_kwargs.pop("milliseconds", 0)
-        self._ms = to_ms(self.now() + relativedelta(**relativedelta_kwargs), field="t") + ms
+        step = relativedelta(**relativedelta_kwargs)  # type: ignore[arg-type]
+        self._ms = to_ms(self.now() + step, field="t") + ms
 
     def __repr__(self) -> str:
         return f"ManualClock({self.now().isoformat()})"

@@ -29,7 +29,8 @@ def _sqlite(rest: str) -> Store:
 def _postgres(rest: str) -> Store:
     from meterlib.stores.postgres import PostgresStore  # noqa: PLC0415
 
-    return PostgresStore("postgresql://" + rest)
+    store: Store = PostgresStore("postgresql://" + rest)
+    return store
 
 
 _SCHEMES: dict[str, Callable[[str], Store]] = {
