@@ -1,0 +1,201 @@
+"""SQLiteSession: the store protocol's operations as prepared SQL over one connection."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+from meterlib.models import Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.stores import sqlite_rows as rows
+
+_SELECT_FEATURE = rows.select_sql("features", rows.FEATURE_COLUMNS)
+_GET_FEATURE = _SELECT_FEATURE + " WHERE id = ?"
+_LIST_FEATURES = _SELECT_FEATURE + " ORDER BY seq"
+_PUT_FEATURE = rows.upsert_sql("features", rows.FEATURE_COLUMNS, ("id",))
+_SELECT_CUSTOMER = rows.select_sql("customers", rows.CUSTOMER_COLUMNS)
+_GET_CUSTOMER = _SELECT_CUSTOMER + " WHERE id = ?"
+_LIST_CUSTOMERS = _SELECT_CUSTOMER + " ORDER BY id"
+_PUT_CUSTOMER = rows.upsert_sql("customers", rows.CUSTOMER_COLUMNS, ("id",))
+_SELECT_ENTITY = rows.select_sql("entities", rows.ENTITY_COLUMNS)
+_GET_ENTITY = _SELECT_ENTITY + " WHERE customer_id = ? AND id = ?"
+_LIST_ENTITIES = _SELECT_ENTITY + " WHERE customer_id = ? ORDER BY id"
+_PUT_ENTITY = rows.upsert_sql("entities", rows.ENTITY_COLUMNS, ("customer_id", "id"))
+_LIST_GRANTS = rows.select_sql("grants", rows.GRANT_COLUMNS) + " WHERE customer_id = ? ORDER BY seq"
+_PUT_GRANT = rows.upsert_sql("grants", rows.GRANT_COLUMNS, ("id",))
+_DELETE_GRANT = "DELETE FROM grants WHERE id = ?"
+_SELECT_LOCK = rows.select_sql("locks", rows.LOCK_COLUMNS)
+_GET_LOCK = _SELECT_LOCK + " WHERE lock_id = ?"
+_LIST_LOCKS = _SELECT_LOCK + " WHERE customer_id = ? ORDER BY created_at, lock_id"
+_PUT_LOCK = rows.upsert_sql("locks", rows.LOCK_COLUMNS, ("lock_id",))
+_DELETE_LOCK = "DELETE FROM locks WHERE lock_id = ?"
+_ADD_EVENT = (
+    f"INSERT INTO events ({', '.join(rows.EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(rows.EVENT_COLUMNS))})"
+)
+_GET_KEY = "SELECT expires_at FROM idempotency_keys WHERE idempotency_key = ?"
+_PUT_KEY = rows.upsert_sql(
+    "idempotency_keys", ("idempotency_key", "expires_at"), ("idempotency_key",)
+)
+_NEXT_SEQ = (
+    "INSERT INTO seqs (kind, value) VALUES (?, 1) "
+    "ON CONFLICT (kind) DO UPDATE SET value = value + 1 RETURNING value"
+)
+
+_EVENTS_SQL: dict[tuple[bool, ...], str] = {}
+
+
+def _events_sql(key: tuple[bool, bool, bool, bool, bool, bool]) -> str:
+    """The list_events query for one combination of present filters (built once, cached)."""
+    sql = _EVENTS_SQL.get(key)
+    if sql is None:
+        parts = (
+            "customer_id = ?",
+            "entity_id = ?",
+            "timestamp >= ?",
+            "timestamp < ?",
+            "(timestamp, seq) < (?, ?)",
+            "EXISTS (SELECT 1 FROM json_each(feature_ids) WHERE value = ?)",
+        )
+        where = " AND ".join(p for p, present in zip(parts, key, strict=True) if present)
+        sql = (
+            rows.select_sql("events", rows.EVENT_COLUMNS)
+            + (f" WHERE {where}" if where else "")
+            + " ORDER BY timestamp DESC, seq DESC, rowid DESC LIMIT ?"
+        )
+        _EVENTS_SQL[key] = sql
+    return sql
+
+
+class SQLiteSession:
+    """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
+
+    __slots__ = ("_conn", "_write")
+
+    def __init__(self, conn: sqlite3.Connection, *, write: bool) -> None:
+        self._conn = conn
+        self._write = write
+
+    def _writable(self) -> sqlite3.Connection:
+        if not self._write:
+            raise RuntimeError("write in a read-only transaction")
+        return self._conn
+
+    def next_seq(self, kind: str) -> int:
+        """A number larger than any returned before for `kind`, shared by every process."""
+        value: int = self._writable().execute(_NEXT_SEQ, (kind,)).fetchone()[0]
+        return value
+
+    def get_feature(self, feature_id: str) -> Feature | None:
+        """The feature, or None."""
+        row = self._conn.execute(_GET_FEATURE, (feature_id,)).fetchone()
+        return None if row is None else rows.feature_from_row(row)
+
+    def list_features(self) -> list[Feature]:
+        """Every feature, in `seq` order."""
+        return [rows.feature_from_row(r) for r in self._conn.execute(_LIST_FEATURES)]
+
+    def add_feature(self, feature: Feature) -> None:
+        """Insert a feature (replacing one with its id, as the memory store does)."""
+        self._writable().execute(_PUT_FEATURE, rows.feature_to_row(feature))
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or None."""
+        row = self._conn.execute(_GET_CUSTOMER, (customer_id,)).fetchone()
+        return None if row is None else rows.customer_from_row(row)
+
+    def list_customers(self) -> list[Customer]:
+        """Every customer, in id order."""
+        return [rows.customer_from_row(r) for r in self._conn.execute(_LIST_CUSTOMERS)]
+
+    def put_customer(self, customer: Customer) -> None:
+        """Insert or replace by id."""
+        self._writable().execute(_PUT_CUSTOMER, rows.customer_to_row(customer))
+
+    def get_entity(self, customer_id: str, entity_id: str) -> Entity | None:
+        """The entity, or None."""
+        row = self._conn.execute(_GET_ENTITY, (customer_id, entity_id)).fetchone()
+        return None if row is None else rows.entity_from_row(row)
+
+    def list_entities(self, customer_id: str) -> list[Entity]:
+        """The customer's entities, in id order."""
+        return [rows.entity_from_row(r) for r in self._conn.execute(_LIST_ENTITIES, (customer_id,))]
+
+    def put_entity(self, entity: Entity) -> None:
+        """Insert or replace by (customer_id, id)."""
+        self._writable().execute(_PUT_ENTITY, rows.entity_to_row(entity))
+
+    def list_grants(self, customer_id: str) -> list[Grant]:
+        """Every grant of the customer and its entities, in `seq` order."""
+        return [rows.grant_from_row(r) for r in self._conn.execute(_LIST_GRANTS, (customer_id,))]
+
+    def put_grants(self, grants: Iterable[Grant]) -> None:
+        """Insert or replace each grant by id."""
+        self._writable().executemany(_PUT_GRANT, [rows.grant_to_row(g) for g in grants])
+
+    def delete_grants(self, grant_ids: Iterable[str]) -> None:
+        """Remove the grants (their rollovers live in the same row); unknown ids are ignored."""
+        self._writable().executemany(_DELETE_GRANT, [(gid,) for gid in grant_ids])
+
+    def get_lock(self, lock_id: str) -> Lock | None:
+        """The open lock, or None."""
+        row = self._conn.execute(_GET_LOCK, (lock_id,)).fetchone()
+        return None if row is None else rows.lock_from_row(row)
+
+    def list_locks(self, customer_id: str) -> list[Lock]:
+        """The customer's open locks, in creation order."""
+        return [rows.lock_from_row(r) for r in self._conn.execute(_LIST_LOCKS, (customer_id,))]
+
+    def put_lock(self, lock: Lock) -> None:
+        """Insert or replace by lock_id."""
+        self._writable().execute(_PUT_LOCK, rows.lock_to_row(lock))
+
+    def delete_lock(self, lock_id: str) -> None:
+        """Remove the lock; an unknown id is ignored."""
+        self._writable().execute(_DELETE_LOCK, (lock_id,))
+
+    def add_event(self, event: EventRecord) -> None:
+        """Record the event."""
+        self._writable().execute(_ADD_EVENT, rows.event_to_row(event))
+
+    def list_events(
+        self,
+        *,
+        customer_id: str | None,
+        feature_id: str | None,
+        entity_id: str | None,
+        start: int | None,
+        end: int | None,
+        before: tuple[int, int] | None,
+        limit: int,
+    ) -> list[EventRecord]:
+        """Newest first by (timestamp, seq); see the protocol for the filters."""
+        params: list[Any] = []
+        for value in (customer_id, entity_id, start, end):
+            if value is not None:
+                params.append(value)
+        if before is not None:
+            params.extend(before)
+        if feature_id is not None:
+            params.append(feature_id)
+        params.append(limit)
+        sql = _events_sql(
+            (
+                customer_id is not None,
+                entity_id is not None,
+                start is not None,
+                end is not None,
+                before is not None,
+                feature_id is not None,
+            )
+        )
+        return [rows.event_from_row(r) for r in self._conn.execute(sql, params)]
+
+    def get_idempotency_key(self, key: str) -> int | None:
+        """The instant (ms) until which `key` is claimed, or None."""
+        row = self._conn.execute(_GET_KEY, (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def put_idempotency_key(self, key: str, expires_at: int) -> None:
+        """Claim `key` until `expires_at`, replacing any older claim."""
+        self._writable().execute(_PUT_KEY, (key, expires_at))
