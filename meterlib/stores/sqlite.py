@@ -81,7 +81,7 @@ class _Transaction:
     A transaction opened inside another one on the same thread is a SAVEPOINT of it.
     """
 
-    __slots__ = ("_held", "_savepoint", "_slot", "_store", "_write")
+    __slots__ = ("_held", "_savepoint", "_session", "_slot", "_store", "_write")
 
     def __init__(self, store: SQLiteStore, write: bool) -> None:
         self._store = store
@@ -121,7 +121,8 @@ class _Transaction:
         slot.depth += 1
         self._slot = slot
         self._held = lock
-        return SQLiteSession(slot.conn, write=write)
+        self._session = SQLiteSession(slot.conn, write=write)
+        return self._session
 
     def __exit__(
         self,
@@ -129,6 +130,7 @@ class _Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self._session.end()
         slot = self._slot
         conn = slot.conn
         savepoint = self._savepoint

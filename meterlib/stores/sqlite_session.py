@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, NoReturn
 
 from meterlib.models import Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.stores import sqlite_rows as rows
@@ -67,16 +67,32 @@ def _events_sql(key: tuple[bool, bool, bool, bool, bool, bool]) -> str:
     return sql
 
 
+class _Ended:
+    """Stands in for the connection once the transaction is over."""
+
+    def execute(self, *args: object) -> NoReturn:
+        raise RuntimeError("the transaction is over; open a new one with store.transaction()")
+
+    executemany = execute
+
+
+_ENDED = _Ended()
+
+
 class SQLiteSession:
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_conn", "_write")
 
     def __init__(self, conn: sqlite3.Connection, *, write: bool) -> None:
-        self._conn = conn
+        self._conn: sqlite3.Connection | _Ended = conn
         self._write = write
 
-    def _writable(self) -> sqlite3.Connection:
+    def end(self) -> None:
+        """Refuse every later call: outside its transaction a session would bypass the locks."""
+        self._conn = _ENDED
+
+    def _writable(self) -> sqlite3.Connection | _Ended:
         if not self._write:
             raise RuntimeError("write in a read-only transaction")
         return self._conn

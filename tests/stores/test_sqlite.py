@@ -318,6 +318,15 @@ class TestErrors:
         with pytest.raises(RuntimeError), store.transaction(write=False) as tx:
             tx.put_customer(customer())
 
+    def test_session_is_dead_after_its_transaction(self, store: SQLiteStore) -> None:
+        """A session used after its transaction ended raises instead of writing unguarded."""
+        with store.transaction() as tx:
+            pass
+        with pytest.raises(RuntimeError, match="transaction is over"):
+            tx.put_customer(customer())
+        with pytest.raises(RuntimeError, match="transaction is over"):
+            tx.get_customer("cus_1")
+
     def test_nested_transaction_is_a_savepoint(self, store: SQLiteStore) -> None:
         """A failed inner transaction undoes only itself; the outer one still commits."""
         with store.transaction() as outer:
