@@ -1,0 +1,299 @@
+"""Catching a grant up with time: resets, rollovers and their expiry, from timestamps alone.
+
+`advance(grant, now)` is the grant as it stands at `now` if every reset had run exactly on its
+boundary, whoever looked and whenever (spec decision 1). It is pure: no I/O, no clock.
+
+A reset at boundary b, for every due boundary in order:
+
+1. if the grant has a rollover rule and its balance is positive, a new lot of that balance is
+   appended (expiring `length` months after b, or never), then the cap is applied over the lots
+   live at b: the excess is trimmed from the soonest-expiring lot (no expiry last, ties oldest
+   first) and a lot trimmed to 0 is deleted (Autumn caps only when a lot is created);
+2. the balance is refilled to `included` (minus the overage when it persists), adjustment 0;
+3. `period` moves on and `next_reset_at` is the next anchored boundary.
+
+Why catching up costs O(live rollovers) and never O(periods skipped):
+
+* Nothing consumes between boundaries, so the balance before the j-th due reset has a closed
+  form (`_balance_after`): the refill from the second one on, or, with persisting overage, the
+  old balance plus j refills until it is no longer negative.
+* Trimming keeps the top `cap` of the lots' amount in trimming order (a lot is kept, to the extent
+  `cap` minus the amount above it allows, when less than `cap` lies above it). Expiry removes a
+  bottom run of that same order and new lots expire after the boundary that makes them, so
+  expiring, creating and trimming can be reordered into: create every lot, drop those dead at
+  `now`, trim once. Hence only the lots that survive that one trim are ever built, found newest
+  first (`_new_lots_top_down`); the walk stops once the cap is full or the lots are dead.
+* Expiries are monotone in the boundary except for sub-day intervals, whose boundaries late in a
+  long month all expire on the last day of a shorter one at their own time of day (Jan 29 23:00
+  and Jan 31 01:00 both expire on Feb 28). Those few source days are merged by expiry.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from calendar import monthrange
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+from attrs import evolve
+
+from meterlib import intervals
+from meterlib.instants import to_datetime, to_ms
+from meterlib.models import ONE_OFF, Grant, RolloverLot, RolloverRule
+from meterlib.quantity import ZERO
+
+_DAY_MS = 86_400_000
+_SUB_DAY = frozenset({"minute", "hour"})
+
+
+def new_schedule(
+    interval: str, count: int, *, created_at: int, first_reset_at: int | None
+) -> tuple[int | None, int, int | None]:
+    """(anchor, period, next_reset_at) of a new grant; `update(next_reset_at=...)` re-anchors alike.
+
+    Without a custom first boundary the anchor is `created_at` and the next boundary number 1;
+    with one, it is the anchor itself (boundary 0). One-off grants have no schedule.
+    """
+    if interval == ONE_OFF:
+        return None, 0, None
+    if first_reset_at is not None:
+        return first_reset_at, 0, first_reset_at
+    return created_at, 1, intervals.boundary(created_at, interval, count, 1)
+
+
+def reanchor(grant: Grant, next_reset_at: int) -> Grant:
+    """The grant with `next_reset_at` as boundary 0 of a new anchor (what `update` does)."""
+    return evolve(grant, anchor=next_reset_at, period=0, next_reset_at=next_reset_at)
+
+
+def resets(grant: Grant) -> bool:
+    """Whether the grant has reset boundaries at all (unlimited and one-off grants never reset)."""
+    return (
+        not grant.unlimited
+        and grant.interval != ONE_OFF
+        and grant.anchor is not None
+        and grant.next_reset_at is not None
+    )
+
+
+def effective_cap(grant: Grant) -> Decimal | None:
+    """The most its live rollovers may hold after a reset; `max_percentage` wins over `max`."""
+    rule = grant.rollover
+    if rule is None:
+        return None
+    if rule.max_percentage is not None:
+        exact = Fraction(grant.included) * Fraction(rule.max_percentage) / 100
+        return Decimal(math.floor(exact))
+    return rule.max
+
+
+def rollover_expiry(rule: RolloverRule, boundary: int) -> int | None:
+    """When a lot made at `boundary` expires: `length` calendar months later, or never."""
+    if rule.duration == "month":
+        return intervals.add_months(boundary, rule.length)
+    return None
+
+
+def advance(grant: Grant, now: int, *, persist_overage: bool = False) -> Grant:
+    """The grant as it stands at `now` (epoch ms) if every reset had run exactly on its boundary."""
+    anchor, interval, count = grant.anchor, grant.interval, grant.interval_count
+    next_at = grant.next_reset_at
+    if anchor is None or next_at is None or next_at > now or not resets(grant):
+        return _drop_expired(grant, now)
+    last = intervals.periods_through(anchor, interval, count, now)
+    if grant.expires_at is not None:
+        # boundaries at or after the expiry never happen
+        last = min(last, intervals.periods_through(anchor, interval, count, grant.expires_at - 1))
+    first = grant.period
+    if last < first:
+        return _drop_expired(grant, now)
+    done = last - first + 1
+    return evolve(
+        grant,
+        balance=_balance_after(grant, done, persist_overage=persist_overage),
+        adjustment=ZERO,
+        rollovers=_rollovers_after(
+            grant, anchor, first, last, now, persist_overage=persist_overage
+        ),
+        period=last + 1,
+        next_reset_at=intervals.boundary(anchor, interval, count, last + 1),
+    )
+
+
+def _drop_expired(grant: Grant, now: int) -> Grant:
+    """The grant without the rollovers dead at `now` (itself when none are)."""
+    live = tuple(lot for lot in grant.rollovers if lot.live_at(now))
+    return grant if len(live) == len(grant.rollovers) else evolve(grant, rollovers=live)
+
+
+def _resets_to_clear(balance: Decimal, included: Decimal) -> int | None:
+    """How many refills a negative persisting balance needs to reach 0 or more (None: never)."""
+    if included <= 0:
+        return None
+    return math.ceil(Fraction(-balance) / Fraction(included))
+
+
+def _balance_after(grant: Grant, done: int, *, persist_overage: bool) -> Decimal:
+    """The balance after `done` resets in a row with nothing consumed in between."""
+    if done == 0:
+        return grant.balance
+    if not persist_overage or grant.balance >= 0:
+        return grant.included
+    # the overage persists: each refill pays `included` of it back until none is left
+    clear = _resets_to_clear(grant.balance, grant.included)
+    if clear is None or done <= clear:
+        return grant.balance + done * grant.included
+    return grant.included
+
+
+def _positive_run(grant: Grant, done: int, *, persist_overage: bool) -> tuple[int, int] | None:
+    """The resets (0-based, of `done`) that see a positive balance: one contiguous run, or None."""
+    included = grant.included
+    if not persist_overage or grant.balance >= 0:
+        later = 1 if included > 0 else None
+    else:
+        clear = _resets_to_clear(grant.balance, included)
+        if clear is None:
+            later = None
+        else:
+            later = clear if grant.balance + clear * included > 0 else clear + 1
+    if grant.balance > 0:
+        return 0, (done - 1 if later is not None else 0)
+    if later is None or later > done - 1:
+        return None
+    return later, done - 1
+
+
+_OrderKey = tuple[bool, int, int]  # (never expires, expires_at, creation rank): trimming order
+
+
+def _order_key(expires_at: int | None, rank: int) -> _OrderKey:
+    """Trimming takes the smallest first: soonest expiry, no expiry last, ties oldest first."""
+    return (expires_at is None, expires_at or 0, rank)
+
+
+def _rollovers_after(
+    grant: Grant, anchor: int, first: int, last: int, now: int, *, persist_overage: bool
+) -> tuple[RolloverLot, ...]:
+    """The rollovers live at `now` after the resets at boundaries `first`..`last`."""
+    existing = [(rank, lot) for rank, lot in enumerate(grant.rollovers) if lot.live_at(now)]
+    rule = grant.rollover
+    made = _positive_run(grant, last - first + 1, persist_overage=persist_overage)
+    if rule is None or made is None:
+        # no lot is created, so no cap is applied either
+        return tuple(lot for _, lot in existing)
+    lo, hi = first + made[0], first + made[1]
+    base = len(grant.rollovers)  # new lots rank after every existing one
+    cap = effective_cap(grant)
+    stream = _new_lots_top_down(grant, anchor, rule, lo, hi, now=now)
+
+    def amount(k: int) -> Decimal:
+        return _balance_after(grant, k - first, persist_overage=persist_overage)
+
+    kept_old: dict[int, Decimal] = {}
+    kept_new: list[tuple[int, int, int | None, Decimal]] = []
+    if cap is None:
+        kept_old = {rank: lot.balance for rank, lot in existing}
+        kept_new = [(k, b, e, amount(k)) for k, b, e in stream]
+    else:
+        # walk from the top of the trimming order; `above` is the amount above the current lot
+        old = sorted(existing, key=lambda item: _order_key(item[1].expires_at, item[0]))
+        new = next(stream, None)
+        above = ZERO
+        while above <= cap:
+            if new is not None and (
+                not old
+                or _order_key(new[2], base + new[0] - first)
+                > _order_key(old[-1][1].expires_at, old[-1][0])
+            ):
+                k, b, e = new
+                size = amount(k)
+                if above < cap:
+                    kept_new.append((k, b, e, min(size, cap - above)))
+                above += size
+                new = next(stream, None)
+            elif old:
+                rank, lot = old.pop()
+                # a lot trimmed to 0 is deleted; one already at 0 stays unless trimming reaches it
+                if lot.balance == 0 or above < cap:
+                    kept_old[rank] = min(lot.balance, cap - above)
+                above += lot.balance
+            else:
+                break
+    lots = [
+        lot if kept_old[rank] == lot.balance else evolve(lot, balance=kept_old[rank])
+        for rank, lot in existing
+        if rank in kept_old
+    ]
+    lots.extend(
+        RolloverLot(id=f"{grant.id}/{b}", balance=size, usage=ZERO, expires_at=e)
+        for k, b, e, size in sorted(kept_new)
+    )
+    return tuple(lots)
+
+
+def _new_lots_top_down(
+    grant: Grant, anchor: int, rule: RolloverRule, lo: int, hi: int, *, now: int
+) -> Iterator[tuple[int, int, int | None]]:
+    """(k, boundary, expires_at) of the lots made at boundaries lo..hi that live at `now`.
+
+    Yielded from the top of the trimming order down (latest expiry first, ties newest first),
+    lazily: callers stop as soon as the cap is full, so only surviving lots cost anything.
+    """
+    interval, count = grant.interval, grant.interval_count
+
+    def at(k: int) -> int:
+        return intervals.boundary(anchor, interval, count, k)
+
+    if rule.duration != "month":
+        for k in range(hi, lo - 1, -1):
+            yield k, at(k), None
+        return
+    length = rule.length
+    if interval not in _SUB_DAY:
+        # every boundary has the anchor's time of day, so expiries never decrease with k
+        for k in range(hi, lo - 1, -1):
+            b = at(k)
+            e = intervals.add_months(b, length)
+            if e <= now:
+                return
+            yield k, b, e
+        return
+    # Sub-day: expiry dates never decrease with k, but boundaries on the last days of a long
+    # month all expire on the last day of a shorter one, at their own time of day. Take one
+    # expiry date at a time and merge the source days that land on it (at most four).
+    top = hi
+    while top >= lo:
+        b = at(top)
+        source, target = to_datetime(b), to_datetime(intervals.add_months(b, length))
+        last_day = target.day
+        if target.day == monthrange(target.year, target.month)[1]:
+            last_day = monthrange(source.year, source.month)[1]
+        runs: list[Iterator[tuple[int, int, int]]] = []
+        bottom = top
+        for day in range(target.day, last_day + 1):
+            start = to_ms(datetime(source.year, source.month, day, tzinfo=UTC), field="day")
+            first = max(lo, intervals.periods_through(anchor, interval, count, start - 1) + 1)
+            final = min(
+                top, intervals.periods_through(anchor, interval, count, start + _DAY_MS - 1)
+            )
+            if first <= final:
+                runs.append(_expiry_run(at, length, final, first))
+                bottom = min(bottom, first)
+        for e, k, b in heapq.merge(*runs, reverse=True):
+            if e <= now:
+                return
+            yield k, b, e
+        top = bottom - 1
+
+
+def _expiry_run(
+    at: Callable[[int], int], length: int, hi: int, lo: int
+) -> Iterator[tuple[int, int, int]]:
+    """(expires_at, k, boundary) for k from hi down to lo, within one source day (so descending)."""
+    for k in range(hi, lo - 1, -1):
+        b = at(k)
+        yield intervals.add_months(b, length), k, b
