@@ -374,6 +374,16 @@ class Ledger:
             raise refuse("unlimited grants do not reset: pass either unlimited=True or reset=")
         if rule is not None and schedule is None:
             raise refuse("Rollover cannot be provided for one-time balances: pass reset= too")
+        if (
+            rule is not None
+            and interval in ("minute", "hour")
+            and rule.max is None
+            and rule.max_percentage is None
+        ):
+            # one lot per boundary would pile up tens of thousands of live rollovers a month
+            raise refuse(
+                f"rollover on a {interval} reset needs a cap: pass rollover max or max_percentage"
+            )
         if first_reset is not None:
             if interval == ONE_OFF:
                 raise refuse("next_reset_at requires a reset interval to be provided")
@@ -817,7 +827,7 @@ class Ledger:
 
             if held is not None and session.get_lock(held[0]) is not None:
                 raise AlreadyExists(
-                    "A lock with this ID already exists", code="lock_already_exists"
+                    f"A lock with ID {held[0]!r} already exists; finalize it or use a new lock_id"
                 )
             if display is None and required > 0:
                 return result(False, None)

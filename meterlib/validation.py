@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -49,12 +50,40 @@ def flag(value: object, field: str) -> bool:
 
 
 def properties(value: object, field: str = "properties") -> dict[str, Any]:
-    """An event's properties: a dict with string keys, or None for {}."""
+    """A JSON object (event properties, metadata): string keys, JSON values; None gives {}.
+
+    Checked here so that every store keeps exactly what it was given.
+    """
     if value is None:
         return {}
-    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+    if not isinstance(value, Mapping):
         raise InvalidRequest(f"{field}: must be an object with string keys", field=field)
-    return dict(value)
+    return _json_value(value, field)  # type: ignore[no-any-return]
+
+
+def _json_value(value: object, path: str) -> Any:
+    if value is None or isinstance(value, str | bool | int | Decimal):
+        if isinstance(value, Decimal) and not value.is_finite():
+            raise InvalidRequest(f"{path}: must be a finite number", field=path)
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidRequest(f"{path}: must be a finite number", field=path)
+        return value
+    if isinstance(value, Mapping):
+        out = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidRequest(f"{path}: keys must be strings (got {key!r})", field=path)
+            out[key] = _json_value(item, f"{path}.{key}")
+        return out
+    if isinstance(value, list | tuple):
+        return [_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    raise InvalidRequest(
+        f"{path}: {type(value).__name__} is not a JSON value (use str, number, bool, None, "
+        "list or dict)",
+        field=path,
+    )
 
 
 def interval(value: object, field: str = "interval") -> str:

@@ -146,6 +146,8 @@ class MemorySession:
         limit: int,
     ) -> list[EventRecord]:
         out: list[EventRecord] = []
+        if limit <= 0:
+            return out
         for timestamp, seq, event in reversed(self._s.events):
             if before is not None and (timestamp, seq) >= before:
                 continue
