@@ -36,6 +36,7 @@ from meterlib.results import (
 )
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
+from meterlib.stores.sqlite import SQLiteStore
 
 __all__ = [
     "AlreadyExists",
@@ -64,6 +65,7 @@ __all__ = [
     "Preview",
     "Reset",
     "Rollover",
+    "SQLiteStore",
     "Store",
     "StoreError",
     "StoreSession",

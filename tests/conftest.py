@@ -9,13 +9,15 @@ from pathlib import Path
 import pytest
 
 from meterlib import Ledger, ManualClock, MemoryStore
-from meterlib.stores import Store
+from meterlib.stores import SQLiteStore, Store
 
 StoreFactory = Callable[[Path], Store]
 
 # A new store is one more line here; the whole behaviour suite then runs against it.
 STORES: list[object] = [
     pytest.param(lambda tmp_path: MemoryStore(), id="memory"),
+    pytest.param(lambda tmp_path: SQLiteStore(":memory:"), id="sqlite-memory"),
+    pytest.param(lambda tmp_path: SQLiteStore(tmp_path / "meter.db"), id="sqlite-file"),
 ]
 
 START = datetime(2025, 1, 31, 12, tzinfo=UTC)
