@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
@@ -30,7 +29,8 @@ from meterlib.errors import (
     StoreError,
 )
 from meterlib.instants import optional_datetime, to_datetime, to_ms
-from meterlib.results import BreakdownItem, Reset, Rollover
+from meterlib.results import BreakdownItem, Rollover
+from meterlib.views import breakdown_item
 
 if TYPE_CHECKING:
     from meterlib.ledger import Ledger
@@ -373,29 +373,6 @@ def _lots(grant: Grant | None, now: int) -> list[dict[str, Any]]:
     ]
 
 
-def _expired_item(grant: Grant) -> BreakdownItem:
-    """An expired grant as it stood when it expired."""
-    return BreakdownItem(
-        id=grant.public_id,
-        plan_id=grant.plan_id,
-        included_grant=grant.included_grant,
-        prepaid_grant=Decimal(0),
-        remaining=max(Decimal(0), grant.balance),
-        usage=grant.included_grant - grant.balance,
-        unlimited=grant.unlimited,
-        reset=None
-        if grant.interval == "one_off"
-        else Reset(
-            interval=grant.interval,
-            interval_count=grant.interval_count,
-            resets_at=optional_datetime(grant.next_reset_at),
-        ),
-        expires_at=optional_datetime(grant.expires_at),
-        overage_allowed=grant.overage_allowed,
-        max_purchase=grant.max_purchase,
-    )
-
-
 def _customer_rows(
     ledger: Ledger, customer_id: str, entity_id: str | None, statuses: list[str], now: int
 ) -> list[dict[str, Any]]:
@@ -427,9 +404,8 @@ def _customer_rows(
         for grant in grants.values():
             if grant.live_at(now) or (entity_id is not None and grant.entity_id != entity_id):
                 continue
-            row = _row(
-                customer_id, _expired_item(grant), grant, grant.feature_id, _lots(grant, now)
-            )
+            item = breakdown_item(grant, ledger.get_feature(grant.feature_id))
+            row = _row(customer_id, item, grant, grant.feature_id, _lots(grant, now))
             row["status"] = "expired"
             rows.append(row)
     return rows
