@@ -533,20 +533,26 @@ def list_events(call: Call) -> Any:
     if custom is not None:
         start = custom.ms("start") or start
         end = custom.ms("end")
-    query = strip_none({"feature_id": None, "entity_id": entity_id, "start": start, "end": end})
-    if features is not None and len(features) == 1:
-        query["feature_id"] = features[0]
-    page = call.ledger.events(customer_id, limit=limit, cursor=cursor, **query)
-    if features is None or len(features) == 1:
-        return page.to_dict()
-    return _events_of_features(
-        call.ledger,
-        customer_id=customer_id,
-        query=query,
-        features=set(features),
-        limit=limit,
-        cursor=cursor,
-    )
+    query = strip_none({"entity_id": entity_id, "start": start, "end": end})
+    for feature_id in features or ():
+        call.ledger.get_feature(feature_id)
+    try:
+        if not features or len(features) == 1:
+            if features:
+                query["feature_id"] = features[0]
+            return call.ledger.events(customer_id, limit=limit, cursor=cursor, **query).to_dict()
+        return _events_of_features(
+            call.ledger,
+            customer_id=customer_id,
+            query=query,
+            features=set(features),
+            limit=limit,
+            cursor=cursor,
+        )
+    except InvalidRequest as exc:
+        if exc.field == "cursor":
+            invalid("start_cursor", f"is not a cursor this server returned: {cursor!r}")
+        raise
 
 
 def _events_of_features(
@@ -563,11 +569,10 @@ def _events_of_features(
     while True:
         page = ledger.events(customer_id, limit=limit, cursor=cursor, **query)
         for i, event in enumerate(page.events):
-            row = event.to_dict()
-            touched = {row["feature_id"]} | {d["feature_id"] for d in row["deductions"]}
+            touched = {d.feature_id for d in event.deductions} | {event.feature_id}
             if not touched & features:
                 continue
-            found.append(row)
+            found.append(event.to_dict())
             if len(found) == limit:
                 more = i + 1 < len(page.events) or page.next_cursor is not None
                 if not more:

@@ -389,6 +389,14 @@ class TestCustomers:
         assert res.name == "Ann"
         assert res.balances["messages"].remaining == 10
 
+    def test_null_customer_id(self, fake: AutumnFake, call: Call, api_error: Any) -> None:
+        """A null customer_id (allowed by Autumn) is refused with a 400 naming the field."""
+        with pytest.raises(errors.AutumnDefaultError) as info:
+            call("customers.get_or_create", customer_id=None, name="Anon")
+        status, body = api_error(info)
+        assert (status, body["code"]) == (400, "invalid_inputs")
+        assert body["message"].startswith("customer_id:")
+
     def test_get(self, fake: AutumnFake, call: Call) -> None:
         """customers.get shows balances and flags keyed by feature id."""
         fake.ledger.create("c1", "messages", included=10)
@@ -471,6 +479,33 @@ class TestEvents:
         )
         assert [e.feature_id for e in rest.list] == ["messages"]
         assert rest.next_cursor is None
+
+    def test_range_and_entity(self, fake: AutumnFake, call: Call) -> None:
+        """range "24h" looks back a day from the fake's now; entity_id keeps that entity's."""
+        fake.ledger.create_entity("c1", "seat1")
+        fake.ledger.create("c1", "messages", included=100)
+        fake.ledger.track("c1", "messages", value=1)
+        fake.advance(days=2)
+        fake.ledger.track("c1", "messages", value=2)
+        fake.ledger.track("c1", "messages", value=3, entity_id="seat1")
+        recent = call("events.list", customer_id="c1", range="24h")
+        assert [e.value for e in recent.list] == [3, 2]
+        seat = call("events.list", customer_id="c1", entity_id="seat1")
+        assert [e.value for e in seat.list] == [3]
+
+    def test_unknown_feature_filter(self, fake: AutumnFake, call: Call, api_error: Any) -> None:
+        """A feature filter naming an unknown feature is 404 feature_not_found."""
+        with pytest.raises(errors.AutumnDefaultError) as info:
+            call("events.list", customer_id="c1", feature_id=["messages", "nope"])
+        assert api_error(info)[1]["code"] == "feature_not_found"
+
+    def test_foreign_cursor(self, fake: AutumnFake, call: Call, api_error: Any) -> None:
+        """A start_cursor this server never returned is 400 invalid_inputs naming start_cursor."""
+        with pytest.raises(errors.AutumnDefaultError) as info:
+            call("events.list", customer_id="c1", start_cursor="garbage")
+        status, body = api_error(info)
+        assert (status, body["code"]) == (400, "invalid_inputs")
+        assert body["message"].startswith("start_cursor:")
 
 
 class TestFeatures:

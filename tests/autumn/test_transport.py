@@ -384,8 +384,8 @@ class TestValidation:
         encode(payload)
 
 
-class TestIdempotencyHeader:
-    """The Idempotency-Key header on any call: 409 on a repeat within 24 hours."""
+class TestIdempotency:
+    """The Idempotency-Key header on any call, and track's body key: 409 on a repeat in 24 h."""
 
     def test_repeat_is_409(self, fake: AutumnFake, api_error: Any) -> None:
         """A second create with the same key is refused and grants nothing."""
@@ -446,3 +446,15 @@ class TestIdempotencyHeader:
         item = {"customer_id": "c1", "feature_id": "messages", "idempotency_key": "same"}
         fake.autumn.batch_track(request=[item])
         assert fake.ledger.balance("c1", "messages").usage == 2
+
+    def test_track_body_key(self, fake: AutumnFake) -> None:
+        """A track body's idempotency_key is claimed too: the repeat is 409 and deducts nothing."""
+        fake.ledger.create("c1", "messages", included=5)
+        body = {"customer_id": "c1", "feature_id": "messages", "idempotency_key": "t1"}
+        assert post(fake, "balances.track", body).status_code == 200
+        assert failure(post(fake, "balances.track", body)) == (
+            409,
+            "duplicate_idempotency_key",
+            "Another request with idempotency key t1 has already been received",
+        )
+        assert fake.ledger.balance("c1", "messages").usage == 1
