@@ -1,7 +1,9 @@
-"""A small, realistic scenario in a ledger file: `python -m meterlib.demo [PATH]`.
+"""A small, realistic scenario in a ledger file: `meterlib demo` (or `python -m meterlib.demo`).
 
-A plan grant that resets monthly and rolls over, a one-off top-up, a credit system, a month
-of time travel on a ManualClock, and the balances printed with their breakdown.
+A "pro" plan grant of messages that resets monthly and rolls over, a one-off top-up, an AI
+credit system, a month of time travel on a ManualClock, and the balances with their breakdown.
+The scenario starts a month ago and ends now, so the file it leaves behind reads the same
+afterwards with the system clock (`meterlib balances acme`).
 """
 
 from __future__ import annotations
@@ -10,65 +12,71 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from tabulate import tabulate
+from attrs import frozen
+from dateutil.relativedelta import relativedelta
 
+from meterlib.cli_render import balances_text, check_text, when
 from meterlib.clock import ManualClock
+from meterlib.instants import to_ms
 from meterlib.ledger import Ledger
-from meterlib.results import Balance
-from meterlib.stores.sqlite import SQLiteStore
-
-DEMO_START = datetime(2026, 1, 1, 9, tzinfo=UTC)
+from meterlib.results import Balance, CheckResult
 
 
-def balance_table(balance: Balance) -> str:
-    """A balance and its breakdown as a readable table."""
-    rows = [
-        [
-            item.id,
-            item.plan_id or "-",
-            item.included_grant,
-            item.remaining,
-            item.usage,
-            item.reset.interval if item.reset else "-",
-            item.reset.resets_at.date() if item.reset and item.reset.resets_at else "-",
-        ]
-        for item in balance.breakdown
-    ]
-    rows += [
-        [
-            "rollover",
-            "-",
-            r.granted,
-            r.balance,
-            r.granted - r.balance,
-            "-",
-            r.expires_at.date() if r.expires_at else "never",
-        ]
-        for r in balance.rollovers
-    ]
-    head = (
-        f"{balance.feature_id}: granted {balance.granted}, remaining {balance.remaining}, "
-        f"usage {balance.usage}"
-    )
-    table = tabulate(
-        rows,
-        headers=["grant", "plan", "included", "remaining", "usage", "reset", "resets / expires"],
-    )
-    return f"{head}\n{table}"
+@frozen(kw_only=True)
+class Step:
+    """One moment of the scenario: what happened, the checks asked, the balances after."""
+
+    title: str
+    at: datetime
+    checks: tuple[CheckResult, ...]
+    balances: dict[str, Balance]
+
+    def to_dict(self) -> dict[str, object]:
+        """The step as JSON (Autumn's shapes for checks and balances)."""
+        return {
+            "title": self.title,
+            "at": to_ms(self.at, field="at"),
+            "checks": [c.to_dict() for c in self.checks],
+            "balances": {k: b.to_dict() for k, b in self.balances.items()},
+        }
+
+    def text(self) -> str:
+        """The step as readable tables."""
+        parts = [f"== {when(self.at)}: {self.title}"]
+        parts += [check_text(c).splitlines()[0] for c in self.checks]
+        parts.append(balances_text(self.balances))
+        return "\n".join(parts)
 
 
-def run(path: str, *, echo: Callable[[str], object] = print) -> Ledger:
-    """Build the demo scenario in the SQLite file at `path` and print what it shows."""
-    clock = ManualClock(DEMO_START)
-    ledger = Ledger(SQLiteStore(path), clock=clock)
-    customer = f"acme-{clock() // 1000}"
-    ledger.create_customer(customer, name="Acme Inc.")
-    if "ai_credits" not in {f.id for f in ledger.list_features()}:
-        ledger.create_feature("messages", name="Messages")
+def default_start() -> datetime:
+    """A month before now, to the minute: the scenario then ends at about now."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    return now - relativedelta(months=1)
+
+
+def _free_customer_id(ledger: Ledger) -> str:
+    taken = {c.id for c in ledger.list_customers()}
+    if "acme" not in taken:
+        return "acme"
+    n = 2
+    while f"acme-{n}" in taken:
+        n += 1
+    return f"acme-{n}"
+
+
+def build(ledger: Ledger, clock: ManualClock) -> tuple[str, list[Step]]:
+    """Play the scenario on `ledger`, moving `clock`; returns the customer id and the steps."""
+    features = {f.id for f in ledger.list_features()}
+    if "messages" not in features:
+        ledger.create_feature("messages", name="Messages", event_names=["message_sent"])
+    if "ai_calls" not in features:
         ledger.create_feature("ai_calls", name="AI calls")
+    if "ai_credits" not in features:
         ledger.create_feature(
             "ai_credits", name="AI credits", type="credit_system", credit_schema={"ai_calls": 5}
         )
+    customer = _free_customer_id(ledger)
+    ledger.create_customer(customer, name="Acme Inc.")
     ledger.create(
         customer,
         "messages",
@@ -81,27 +89,45 @@ def run(path: str, *, echo: Callable[[str], object] = print) -> Ledger:
     ledger.create(customer, "ai_credits", included=100, reset="month", plan_id="pro")
 
     ledger.track(customer, "messages", value=300)
-    ledger.track(customer, "ai_calls", value=4)  # 4 calls x 5 credits
-    verdict = ledger.check(customer, "messages", required_balance=900)
-    echo(f"== {clock.now():%Y-%m-%d}: after 300 messages and 4 AI calls")
-    echo(f"check 900 messages: allowed={verdict.allowed}")
-    for balance in ledger.balances(customer).values():
-        echo(balance_table(balance))
+    ledger.track(customer, "ai_calls", value=4)  # 4 calls x 5 credits = 20 credits
+    first = Step(
+        title="pro plan (1000 messages a month, 100 AI credits), a 200-message top-up; "
+        "300 messages sent and 4 AI calls made (5 credits each)",
+        at=clock.now(),
+        checks=(
+            ledger.check(customer, "messages", required_balance=900),
+            ledger.check(customer, "ai_calls", required_balance=20),
+        ),
+        balances=ledger.balances(customer),
+    )
 
     clock.advance(months=1)
     ledger.track(customer, "messages", value=50)
-    echo(
-        f"\n== {clock.now():%Y-%m-%d}: a month later the plan grant reset; 700 rolled over (cap 500)"
+    second = Step(
+        title="a month later: the plan grants reset, 700 unused messages rolled over "
+        "(capped at 500), and 50 new messages came out of the rollover first",
+        at=clock.now(),
+        checks=(ledger.check(customer, "ai_calls", required_balance=20),),
+        balances=ledger.balances(customer),
     )
-    for balance in ledger.balances(customer).values():
-        echo(balance_table(balance))
-    return ledger
+    return customer, [first, second]
+
+
+def run(path: str, *, start: datetime | None = None, echo: Callable[[str], object] = print) -> str:
+    """Build the scenario in the SQLite file at `path`, print it, return the customer id."""
+    from meterlib.stores.sqlite import SQLiteStore  # noqa: PLC0415
+
+    clock = ManualClock(start or default_start())
+    with Ledger(SQLiteStore(path), clock=clock) as ledger:
+        customer, steps = build(ledger, clock)
+    echo("\n\n".join(step.text() for step in steps))
+    return customer
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of `python -m meterlib.demo`."""
+    """Entry point of `python -m meterlib.demo [PATH]`."""
     args = sys.argv[1:] if argv is None else argv
-    run(args[0] if args else "meterlib.db").close()
+    run(args[0] if args else "meterlib.db")
 
 
 if __name__ == "__main__":
