@@ -18,7 +18,6 @@ from meterlib.cli_files import export, import_
 from meterlib.cli_params import DEFAULT_DB, TIME, MeterGroup, State, echo_json, pass_state
 from meterlib.clock import ManualClock
 from meterlib.demo import build, default_start
-from meterlib.ledger import Ledger
 
 
 @click.group(cls=MeterGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,11 +29,25 @@ from meterlib.ledger import Ledger
     help="The ledger: a SQLite file (or a store URL). Also $METERLIB_DB.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document (Autumn's shape).")
+@click.option(
+    "--reverse-deduction-order",
+    is_flag=True,
+    help="Ledger setting: drain non-resetting and longer-interval grants first.",
+)
+@click.option(
+    "--persist-overage-on-reset",
+    is_flag=True,
+    help="Ledger setting: keep free overage (a negative balance) across a reset.",
+)
 @click.version_option(package_name="meterlib")
 @click.pass_context
-def cli(ctx: click.Context, db: str, as_json: bool) -> None:
-    """Usage metering with Autumn's balance semantics, over a local ledger file."""
-    state = State(db, as_json=as_json)
+def cli(ctx: click.Context, /, *, db: str, as_json: bool, **settings: bool) -> None:
+    """Usage metering with Autumn's balance semantics, over a local ledger file.
+
+    The ledger's settings are not stored in the file: pass the ones the application
+    using the file passes to Ledger(...), so deductions here run as they do there.
+    """
+    state = State(db, as_json=as_json, **settings)
     ctx.obj = state
     ctx.call_on_close(state.close)
 
@@ -49,7 +62,7 @@ def demo(state: State, start: object) -> None:
     and a month of time travel. Safe to repeat: each run adds a new customer (acme, acme-2...).
     """
     clock = ManualClock(default_start() if start is None else start)  # type: ignore[arg-type]
-    with Ledger(state.store(), clock=clock) as ledger:
+    with state.new_ledger(state.store(), clock) as ledger:
         customer, steps = build(ledger, clock)
     if state.as_json:
         echo_json({"customer_id": customer, "steps": [s.to_dict() for s in steps]})

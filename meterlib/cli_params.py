@@ -17,6 +17,7 @@ from typing import IO, Any
 
 import click
 
+from meterlib.clock import Clock
 from meterlib.errors import InvalidRequest, MeterError
 from meterlib.ledger import Ledger
 from meterlib.stores.protocol import Store
@@ -111,11 +112,20 @@ JSON_OR_WORD = JsonType(allow_text=True)
 
 
 class State:
-    """What the group options chose: the ledger location and the output format."""
+    """What the group options chose: the ledger, its settings and the output format."""
 
-    def __init__(self, db: str, *, as_json: bool) -> None:
+    def __init__(
+        self,
+        db: str,
+        *,
+        as_json: bool,
+        reverse_deduction_order: bool = False,
+        persist_overage_on_reset: bool = False,
+    ) -> None:
         self.db = db
         self.as_json = as_json
+        self.reverse_deduction_order = reverse_deduction_order
+        self.persist_overage_on_reset = persist_overage_on_reset
         self._ledger: Ledger | None = None
 
     def ledger(self, *, create: bool = True) -> Ledger:
@@ -125,8 +135,17 @@ class State:
         than a new empty ledger left behind.
         """
         if self._ledger is None:
-            self._ledger = Ledger(self.store(create=create))
+            self._ledger = self.new_ledger(self.store(create=create))
         return self._ledger
+
+    def new_ledger(self, store: Store, clock: Clock | None = None) -> Ledger:
+        """A Ledger over `store` with the settings the group options chose."""
+        return Ledger(
+            store,
+            clock=clock,
+            reverse_deduction_order=self.reverse_deduction_order,
+            persist_overage_on_reset=self.persist_overage_on_reset,
+        )
 
     def store(self, *, create: bool = True) -> Store:
         """A new store over `db`: a SQLite file, or a store URL such as postgresql://..."""

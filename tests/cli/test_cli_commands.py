@@ -391,3 +391,15 @@ class TestDemo:
         assert "balances acme-2" in result.stdout
         assert "rollover" in result.stdout
         assert "NOT allowed" in result.stdout
+
+
+class TestLedgerSettings:
+    """Ledger(...) settings are group options, as they are not stored in the file."""
+
+    def test_reverse_deduction_order(self, acme: str, run: Run, run_json: RunJson) -> None:
+        """--reverse-deduction-order drains the one-off top-up before the monthly grant."""
+        result = run("--reverse-deduction-order", "--json", "track", acme, "messages")
+        assert result.exit_code == 0
+        assert '"balance_id": "top-up"' in result.stdout
+        _, normal = run_json("track", acme, "messages")
+        assert normal["deductions"][0]["balance_id"] == "grant_1"
