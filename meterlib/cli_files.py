@@ -110,28 +110,26 @@ class Importer:
         self.report = report
         self.known = recorded_keys(ledger)
         self.pending: list[tuple[int, dict[str, Any]]] = []
+        self.pending_keys: set[object] = set()
 
     def add(self, number: int, item: dict[str, Any]) -> int:
         """Queue a line; returns how many lines were settled by doing so."""
         settled = 0
         key = item.get("idempotency_key")
-        if key is not None and any(k == key for _, k in self._pending_keys()):
+        if key is not None and key in self.pending_keys:
             settled += self.flush()  # the earlier line decides whether this key is taken
         if key is not None and key in self.known:
             self.report.duplicated += 1
             return settled + 1
         self.pending.append((number, item))
+        self.pending_keys.add(key)
         if len(self.pending) >= BATCH:
             settled += self.flush()
         return settled
 
-    def _pending_keys(self) -> Iterator[tuple[int, object]]:
-        for number, item in self.pending:
-            yield number, item.get("idempotency_key")
-
     def flush(self) -> int:
         """Apply the queued lines: as one batch, else one by one. Returns how many."""
-        batch, self.pending = self.pending, []
+        batch, self.pending, self.pending_keys = self.pending, [], set()
         if not batch:
             return 0
         try:
@@ -147,8 +145,10 @@ class Importer:
         return len(batch)
 
     def _one(self, number: int, item: dict[str, Any]) -> None:
+        arguments = dict(item)
+        customer_id = arguments.pop("customer_id", None)  # a missing one is the Ledger's to refuse
         try:
-            self.ledger.track(**item)
+            self.ledger.track(customer_id, **arguments)
         except DuplicateIdempotencyKey:
             self.report.duplicated += 1
         except MeterError as exc:

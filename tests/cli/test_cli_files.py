@@ -56,14 +56,16 @@ class TestImport:
             {**GOOD, "colour": "red"},
             {**GOOD, "timestamp": "2999-01-01"},
             {**GOOD, "value": "x"},
+            {"feature_id": "messages"},
             GOOD,
         )
         path.write_text(body)
         result = run("import", str(path))
         assert result.exit_code == 2
-        assert result.stdout.strip() == "applied 2, duplicated 0, rejected 6"
+        assert result.stdout.strip() == "applied 2, duplicated 0, rejected 7"
         reported = [line for line in result.stderr.splitlines() if line.startswith("line ")]
-        assert [r.split(":")[0] for r in reported] == [f"line {n}" for n in range(2, 8)]
+        assert [r.split(":")[0] for r in reported] == [f"line {n}" for n in range(2, 9)]
+        assert "line 8: customer_id" in result.stderr
         assert "line 3: Feature nope not found" in reported
         assert usage(run_json) == 4
 
