@@ -37,6 +37,7 @@ from meterlib.models import (
     Lock,
     LockItem,
 )
+from meterlib.ordering import in_deduction_order
 from meterlib.quantity import ZERO, to_quantity
 from meterlib.results import (
     Balance,
@@ -44,12 +45,14 @@ from meterlib.results import (
     Event,
     EventPage,
     Flag,
+    GrantRow,
     TrackResult,
 )
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
 from meterlib.subject import Catalogue, Subject
 from meterlib.tracking import TrackArgs, apply_track, parse_track, picked_pool, to_deduction
+from meterlib.views import grant_row
 
 DAY_MS = 86_400_000
 
@@ -731,6 +734,49 @@ class Ledger:
                 if found is not None:
                     out[feature.id] = found
             return out
+
+    def grants(
+        self,
+        customer_id: str,
+        *,
+        entity_id: str | None = None,
+        statuses: Sequence[str] = ("active",),
+    ) -> list[GrantRow]:
+        """Every grant of the customer one by one (only `entity_id`'s own when given), caught up
+        to now: live ones ("active") in feature and deduction order, then "expired" ones."""
+        customer_id = validation.require_id(customer_id, "customer_id")
+        entity_id = validation.optional_id(entity_id, "entity_id")
+        wanted = set(statuses)
+        if not wanted <= {"active", "expired"}:
+            raise InvalidRequest(
+                f"statuses: expected some of 'active', 'expired' (received {sorted(wanted)})",
+                field="statuses",
+            )
+        now = self._now()
+        with self._tx(write=False) as (session, catalogue):
+            customer = self._customer(session, customer_id)
+            self._entity(session, customer_id, entity_id)
+            subject = self._subject(session, catalogue, customer, now, write=False)
+            mine = [
+                g
+                for g in subject.grants.values()
+                if entity_id is None or g.entity_id == entity_id
+            ]
+            live = [g for g in mine if g.live_at(now)]
+            dead = sorted((g for g in mine if not g.live_at(now)), key=lambda g: g.seq)
+            rows: list[GrantRow] = []
+            for feature in catalogue.ordered:
+                ordered = in_deduction_order(
+                    [g for g in live if g.feature_id == feature.id],
+                    catalogue.by_id,
+                    entity_view=entity_id is not None,
+                    reverse=self.reverse_deduction_order,
+                )
+                if "active" in wanted:
+                    rows += [grant_row(g, feature, "active") for g in ordered]
+            if "expired" in wanted:
+                rows += [grant_row(g, catalogue.by_id[g.feature_id], "expired") for g in dead]
+            return rows
 
     def flags(self, customer_id: str, *, entity_id: str | None = None) -> dict[str, Flag]:
         """Every boolean feature the subject has, by feature id."""

@@ -299,3 +299,29 @@ class EventPage:
     def to_dict(self) -> dict[str, Any]:
         """Autumn's events.list response."""
         return {"list": [e.to_dict() for e in self.events], "next_cursor": self.next_cursor}
+
+
+@frozen(kw_only=True)
+class GrantRow:
+    """One grant on its own (what Autumn's balances.list returns): a breakdown item plus owner."""
+
+    item: BreakdownItem
+    feature_id: str
+    customer_id: str
+    entity_id: str | None
+    status: str  # "active" | "expired"
+    rollovers: tuple[Rollover, ...]
+    created_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        """Autumn's balances.list row."""
+        out = self.item.to_dict()
+        out.update(
+            feature_id=self.feature_id,
+            status=self.status,
+            rollovers=[r.to_dict() for r in self.rollovers],
+            customer_id=self.customer_id,
+            entity_id=self.entity_id,
+            created_at=_ms(self.created_at),
+        )
+        return out

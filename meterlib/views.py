@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from meterlib.instants import optional_datetime
+from meterlib.instants import optional_datetime, to_datetime
 from meterlib.models import ONE_OFF, Feature, Grant
 from meterlib.quantity import ZERO
-from meterlib.results import Balance, BreakdownItem, Flag, Reset, Rollover
+from meterlib.results import Balance, BreakdownItem, Flag, GrantRow, Reset, Rollover
 
 
 def _reset(grant: Grant, feature: Feature) -> Reset | None:
@@ -149,3 +149,16 @@ def flag_of(feature: Feature, grants: Sequence[Grant]) -> Flag | None:
 def is_one_off(grant: Grant) -> bool:
     """A grant that never resets."""
     return grant.interval == ONE_OFF
+
+
+def grant_row(grant: Grant, feature: Feature, status: str) -> GrantRow:
+    """One grant on its own, with its live rollovers (what Autumn's balances.list shows)."""
+    return GrantRow(
+        item=breakdown_item(grant, feature),
+        feature_id=grant.feature_id,
+        customer_id=grant.customer_id,
+        entity_id=grant.entity_id,
+        status=status,
+        rollovers=_rollovers([grant]),
+        created_at=to_datetime(grant.created_at),
+    )

@@ -28,13 +28,10 @@ from meterlib.errors import (
     NotFound,
     StoreError,
 )
-from meterlib.instants import optional_datetime, to_datetime, to_ms
-from meterlib.results import BreakdownItem, Rollover
-from meterlib.views import breakdown_item
+from meterlib.instants import to_datetime, to_ms
 
 if TYPE_CHECKING:
     from meterlib.ledger import Ledger
-    from meterlib.models import Grant
 
 # meterlib error class and what the request was about -> (HTTP status, Autumn code).
 # A code of None keeps the error's own `.code`. The subject None is the general rule; a
@@ -338,77 +335,13 @@ def _cursor(body: Body) -> int:
     return int(cursor)
 
 
-def _row(
-    customer_id: str,
-    item: BreakdownItem,
-    grant: Grant | None,
-    feature_id: str,
-    rollovers: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """A balances.list row: the breakdown item plus who owns the grant and when it was made."""
-    row = item.to_dict()
-    row.update(
-        feature_id=feature_id,
-        status="active",
-        rollovers=rollovers,
-        customer_id=customer_id,
-        entity_id=grant.entity_id if grant else None,
-        created_at=grant.created_at if grant else 0,
-    )
-    return row
-
-
-def _lots(grant: Grant | None, now: int) -> list[dict[str, Any]]:
-    if grant is None:
-        return []
-    lots = sorted(grant.rollovers, key=lambda lot: (lot.expires_at is None, lot.expires_at or 0))
-    return [
-        Rollover(
-            granted=lot.balance + lot.usage,
-            balance=lot.balance,
-            expires_at=optional_datetime(lot.expires_at),
-        ).to_dict()
-        for lot in lots
-        if lot.live_at(now)
-    ]
-
-
 def _customer_rows(
-    ledger: Ledger, customer_id: str, entity_id: str | None, statuses: list[str], now: int
+    ledger: Ledger, customer_id: str, entity_id: str | None, statuses: list[str]
 ) -> list[dict[str, Any]]:
-    """Every grant row of one customer (or one entity), live rows first, in breakdown order.
-
-    Live numbers come from `Ledger.balances` (caught up to now); who owns a grant, when it was
-    made, and the grants that have expired come from the store's grant records.
-    """
-    with ledger.store.transaction(write=False) as session:
-        grants = {g.public_id: g for g in session.list_grants(customer_id)}
-        entities = [e.id for e in session.list_entities(customer_id)]
-    rows: list[dict[str, Any]] = []
-    if "active" in statuses:
-        seen: set[str] = set()
-        subjects = [entity_id] if entity_id is not None else [None, *entities]
-        for subject in subjects:
-            for balance in ledger.balances(customer_id, entity_id=subject).values():
-                shared = [r.to_dict() for r in balance.rollovers]
-                for item in balance.breakdown:
-                    grant = grants.get(item.id)
-                    owner = grant.entity_id if grant is not None else subject
-                    if item.id in seen or owner != subject:
-                        continue  # a customer-level grant an entity inherits is listed once
-                    seen.add(item.id)
-                    # Balance.rollovers is the feature's total: exact for a feature's only row
-                    lots = shared if len(balance.breakdown) == 1 else _lots(grant, now)
-                    rows.append(_row(customer_id, item, grant, balance.feature_id, lots))
-    if "expired" in statuses:
-        for grant in grants.values():
-            if grant.live_at(now) or (entity_id is not None and grant.entity_id != entity_id):
-                continue
-            item = breakdown_item(grant, ledger.get_feature(grant.feature_id))
-            row = _row(customer_id, item, grant, grant.feature_id, _lots(grant, now))
-            row["status"] = "expired"
-            rows.append(row)
-    return rows
+    """Every grant row of one customer (or one entity's own), live rows first."""
+    return [
+        row.to_dict() for row in ledger.grants(customer_id, entity_id=entity_id, statuses=statuses)
+    ]
 
 
 def list_balances(call: Call) -> Any:
@@ -437,7 +370,7 @@ def list_balances(call: Call) -> Any:
     rows = [
         row
         for cid in customers
-        for row in _customer_rows(call.ledger, cid, entity_id, statuses, call.now)
+        for row in _customer_rows(call.ledger, cid, entity_id, statuses)
         if (feature_id is None or row["feature_id"] == feature_id)
         and (plan_id is ABSENT or row["plan_id"] == plan_id)
     ]
