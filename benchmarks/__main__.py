@@ -1,0 +1,177 @@
+"""`python -m benchmarks [--quick] [--json PATH]`: run every measure, print the table."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from benchmarks import memory, processes, scale, sqlite
+from benchmarks.report import Row, render
+from benchmarks.timing import machine
+
+
+@frozen
+class Settings:
+    """How long each measure runs."""
+
+    number: int  # calls per round, MemoryStore
+    rounds: int
+    sqlite_number: int  # calls per round, SQLite
+    batch: int  # items of the batch_track measure
+    batch_rounds: int
+    big: int  # customers and events of the big store
+    small: int  # customers of the small one
+    scale_number: int
+    scale_rounds: int
+    memory_rows: int
+    seconds: float  # of the multi-process run
+
+
+FULL = Settings(
+    number=2000,
+    rounds=15,
+    sqlite_number=500,
+    batch=1000,
+    batch_rounds=5,
+    big=1_000_000,
+    small=1000,
+    scale_number=500,
+    scale_rounds=11,
+    memory_rows=10_000,
+    seconds=3.0,
+)
+QUICK = Settings(
+    number=200,
+    rounds=3,
+    sqlite_number=50,
+    batch=100,
+    batch_rounds=1,
+    big=5000,
+    small=100,
+    scale_number=50,
+    scale_rounds=3,
+    memory_rows=200,
+    seconds=0.3,
+)
+
+
+def _catch_up(quick: bool) -> Any:
+    """The year-idle catch-up measure of `benchmarks/catch_up.py`, when it exists."""
+    if importlib.util.find_spec("benchmarks.catch_up") is None:
+        return None
+    from benchmarks import catch_up  # type: ignore[attr-defined, unused-ignore]
+
+    return catch_up.run(quick)
+
+
+def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
+    """Every measure; returns the table rows and the raw results."""
+    p = QUICK if quick else FULL
+    n, r = p.number, p.rounds
+    results: dict[str, Any] = {}
+
+    def step(name: str, value: Any) -> Any:
+        print(f"  {name} done", file=sys.stderr, flush=True)
+        results[name] = value
+        return value
+
+    mem_check = step("memory_check", memory.check_vs_fixed_window(number=n, rounds=r))
+    mem_track = step("memory_track", memory.track_vs_moving_window(number=n, rounds=r))
+    sql_n = p.sqlite_number
+    sql_track = step("sqlite_track", sqlite.track_vs_hand_written(folder, number=sql_n, rounds=r))
+    sql_check = step("sqlite_check", sqlite.check_vs_hand_written(folder, number=sql_n, rounds=r))
+    batch = step("batch_track", sqlite.batch_vs_single(folder, size=p.batch, rounds=p.batch_rounds))
+    sn, sr = p.scale_number, p.scale_rounds
+    big_sql = step(
+        "scale_sqlite",
+        scale.sqlite_big_vs_small(folder, big=p.big, small=p.small, number=sn, rounds=sr),
+    )
+    big_mem = step(
+        "scale_memory",
+        scale.memory_big_vs_small(big=p.big, small=p.small, number=sn, rounds=sr),
+    )
+    catch_up = step("catch_up", _catch_up(quick))
+    row_bytes = step("memory_per_row", memory.bytes_per_balance_row(customers=p.memory_rows))
+    one = step("processes_1", processes.tracks_per_second(folder, processes=1, seconds=p.seconds))
+    four = step("processes_4", processes.tracks_per_second(folder, processes=4, seconds=p.seconds))
+
+    big = f"{p.big:,}".replace(",", " ")
+    small = f"{p.small:,}".replace(",", " ")
+    rows = [
+        Row.ratio("check, MemoryStore", "limits FixedWindow hit", mem_check, "≤ 1.0×", 1.0),
+        Row.ratio("track, MemoryStore", "limits MovingWindow hit", mem_track, "≤ 1.0×", 1.0),
+        Row.ratio(
+            "track, SQLite file (WAL)", "hand-written sqlite3 transaction", sql_track, "≤ 1.5×", 1.5
+        ),
+        Row.ratio(
+            "check, SQLite file", "hand-written selects, one read tx", sql_check, "≤ 1.5×", 1.5
+        ),
+        Row.ratio(
+            "check, SQLite file",
+            "one autocommit select of the grants",
+            sql_check["vs_lone_select"],
+            "(info)",
+            None,
+        ),
+        Row.speedup(f"batch_track of {p.batch}, SQLite", f"{p.batch} single tracks", batch),
+        Row.ratio(
+            f"track, SQLite, {big} customers + events",
+            f"{small} customers, no events",
+            big_sql,
+            "≤ 1.25×",
+            1.25,
+        ),
+        Row.ratio(
+            f"track, MemoryStore, {big} customers + events",
+            f"{small} customers, no events",
+            big_mem,
+            "≤ 1.25×",
+            1.25,
+        ),
+    ]
+    rows.extend(Row.external(item) for item in _as_list(catch_up))
+    rows.append(Row.bytes("memory per balance row, MemoryStore", row_bytes))
+    rows.append(Row.throughput("4 processes tracking into one SQLite file", four, one))
+    return rows, results
+
+
+def _as_list(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmarks, print the table, write JSON if asked."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run (for CI)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="write the results here")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="meterlib-bench-") as tmp:
+        rows, results = run(args.quick, Path(tmp))
+    about = machine()
+    print(render(rows, about, quick=args.quick))
+    if args.json is not None:
+        payload = {
+            "command": "python -m benchmarks" + (" --quick" if args.quick else ""),
+            "quick": args.quick,
+            "machine": about,
+            "seconds": time.perf_counter() - started,
+            "table": [row.to_dict() for row in rows],
+            "results": results,
+        }
+        args.json.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Does track slow down as the store grows? 1 000 000 customers and events against 1 000 and none.
+
+The big stores are built fast, not through the Ledger: one customer, grant and event are made
+by the Ledger as templates, then copied with new ids, in one transaction. On SQLite that is
+`executemany` of plain INSERTs (a 1 GB page cache while loading); on the MemoryStore it is the
+session's own put/add methods on `attrs.evolve`d copies of the templates.
+"""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from attrs import evolve
+
+from benchmarks.timing import compare
+from meterlib import Ledger, MemoryStore
+from meterlib.stores import SQLiteStore
+
+PLENTY = 10**12
+START = time.time_ns() // 1_000_000 - 3_600_000  # templates made an hour ago; bulk events older
+
+
+def _templates(ledger: Ledger) -> None:
+    ledger.create("cus_0000000", "messages", included=PLENTY, reset="month")
+    ledger.track("cus_0000000", "messages")
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+
+
+def _copies(
+    template: tuple[Any, ...],
+    columns: list[str],
+    count: int,
+    change: Callable[[int], dict[str, Any]],
+) -> Iterator[tuple[Any, ...]]:
+    where = {name: i for i, name in enumerate(columns)}
+    for n in range(1, count):
+        row = list(template)
+        for name, value in change(n).items():
+            row[where[name]] = value
+        yield tuple(row)
+
+
+def build_sqlite(path: Path, *, customers: int, events: int) -> None:
+    """A SQLite file with `customers` customers (one grant each) and `events` stored events."""
+    with Ledger(SQLiteStore(path), clock=lambda: START) as ledger:
+        _templates(ledger)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA cache_size = -1000000")
+    try:
+        tables = {t: _columns(conn, t) for t in ("customers", "grants", "events")}
+        customer = conn.execute("SELECT * FROM customers").fetchone()
+        grant = conn.execute("SELECT * FROM grants").fetchone()
+        event = conn.execute("SELECT * FROM events").fetchone()
+        conn.execute("BEGIN IMMEDIATE")
+        for table, template, count, change in (
+            ("customers", customer, customers, lambda n: {"id": f"cus_{n:07d}"}),
+            (
+                "grants",
+                grant,
+                customers,
+                lambda n: {"id": f"grant_{n + 1}", "seq": n + 1, "customer_id": f"cus_{n:07d}"},
+            ),
+            (
+                "events",
+                event,
+                events,
+                lambda n: {
+                    "id": f"evt_{n + 1}",
+                    "seq": n + 1,
+                    "customer_id": f"cus_{n % customers:07d}",
+                    "timestamp": START - 10 * (events - n),
+                },
+            ),
+        ):
+            columns = tables[table]
+            marks = ", ".join("?" * len(columns))
+            conn.executemany(
+                f"INSERT INTO {table} VALUES ({marks})", _copies(template, columns, count, change)
+            )
+        conn.execute("UPDATE seqs SET value = ? WHERE kind = 'grant'", (customers,))
+        conn.execute("UPDATE seqs SET value = ? WHERE kind = 'event'", (max(events, 1),))
+        conn.execute("COMMIT")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+
+
+def build_memory(*, customers: int, events: int) -> MemoryStore:
+    """A MemoryStore with `customers` customers (one grant each) and `events` stored events."""
+    store = MemoryStore()
+    with Ledger(store, clock=lambda: START) as ledger:
+        _templates(ledger)
+    with store.transaction() as session:
+        customer = session.get_customer("cus_0000000")
+        grant = session.list_grants("cus_0000000")[0]
+        event = session.list_events(
+            customer_id=None,
+            feature_id=None,
+            entity_id=None,
+            start=None,
+            end=None,
+            before=None,
+            limit=1,
+        )[0]
+        assert customer is not None
+        for n in range(1, customers):
+            cid = f"cus_{n:07d}"
+            session.put_customer(evolve(customer, id=cid))
+            session.put_grants([evolve(grant, id=f"grant_{n + 1}", seq=n + 1, customer_id=cid)])
+        for n in range(1, events):
+            session.add_event(
+                evolve(
+                    event,
+                    id=f"evt_{n + 1}",
+                    seq=n + 1,
+                    customer_id=f"cus_{n % customers:07d}",
+                    timestamp=START - 10 * (events - n),
+                )
+            )
+        while session.next_seq("grant") < customers:
+            pass
+        while session.next_seq("event") < events:
+            pass
+    return store
+
+
+def _tracker(ledger: Ledger, customers: int, seed: int) -> Callable[[], object]:
+    """A track of a customer picked at random on each call (the same sequence every run)."""
+    picks = random.Random(seed)
+    ids = [f"cus_{picks.randrange(customers):07d}" for _ in range(4096)]
+    state = {"i": 0}
+
+    def track() -> object:
+        state["i"] = (state["i"] + 1) & 4095
+        return ledger.track(ids[state["i"]], "messages")
+
+    return track
+
+
+def sqlite_big_vs_small(
+    folder: Path, *, big: int, small: int, number: int, rounds: int
+) -> dict[str, Any]:
+    """track on a file with `big` customers and `big` events beside one with `small` and none."""
+    build_sqlite(folder / "big.db", customers=big, events=big)
+    build_sqlite(folder / "small.db", customers=small, events=0)
+    with (
+        Ledger(SQLiteStore(folder / "big.db")) as large,
+        Ledger(SQLiteStore(folder / "small.db")) as little,
+    ):
+        result = compare(
+            _tracker(large, big, 1), _tracker(little, small, 2), number=number, rounds=rounds
+        )
+    result.update(customers=big, events=big, small_customers=small)
+    return result
+
+
+def memory_big_vs_small(*, big: int, small: int, number: int, rounds: int) -> dict[str, Any]:
+    """The same on MemoryStores."""
+    with (
+        Ledger(build_memory(customers=big, events=big)) as large,
+        Ledger(build_memory(customers=small, events=0)) as little,
+    ):
+        result = compare(
+            _tracker(large, big, 1), _tracker(little, small, 2), number=number, rounds=rounds
+        )
+    result.update(customers=big, events=big, small_customers=small)
+    return result
