@@ -72,3 +72,15 @@ def periods_through(anchor: int, interval: str, count: int, now: int) -> int:
     while boundary(anchor, interval, count, k) > now:
         k -= 1
     return k
+
+
+def lot_expiry(anchor: int, interval: str, count: int, k: int, months: int) -> int:
+    """When a rollover made at boundary k expires: `months` calendar months later.
+
+    For month-based intervals the months are counted from the anchor, so a lot lives exactly
+    until a later boundary (anchored Jan 31: made Feb 28, expires Mar 31, not Mar 28).
+    """
+    step = _MONTHS.get(interval)
+    if step is None:
+        return add_months(boundary(anchor, interval, count, k), months)
+    return add_months(anchor, step * count * k + months)

@@ -49,3 +49,14 @@ def to_json_number(value: Decimal) -> int | float:
     if rounded == rounded.to_integral_value():
         return int(rounded)
     return float(rounded)
+
+
+def json_safe(value: object) -> object:
+    """`value` with every Decimal inside it turned into Autumn's JSON number."""
+    if isinstance(value, Decimal):
+        return to_json_number(value)
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

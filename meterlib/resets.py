@@ -90,13 +90,6 @@ def effective_cap(grant: Grant) -> Decimal | None:
     return rule.max
 
 
-def rollover_expiry(rule: RolloverRule, boundary: int) -> int | None:
-    """When a lot made at `boundary` expires: `length` calendar months later, or never."""
-    if rule.duration == "month":
-        return intervals.add_months(boundary, rule.length)
-    return None
-
-
 def advance(grant: Grant, now: int, *, persist_overage: bool = False) -> Grant:
     """The grant as it stands at `now` (epoch ms) if every reset had run exactly on its boundary."""
     anchor, interval, count = grant.anchor, grant.interval, grant.interval_count
@@ -257,7 +250,7 @@ def _new_lots_top_down(
         # every boundary has the anchor's time of day, so expiries never decrease with k
         for k in range(hi, lo - 1, -1):
             b = at(k)
-            e = intervals.add_months(b, length)
+            e = intervals.lot_expiry(anchor, interval, count, k, length)
             if e <= now:
                 return
             yield k, b, e

@@ -13,7 +13,7 @@ from typing import Any
 from attrs import field, frozen
 
 from meterlib.instants import to_ms
-from meterlib.quantity import to_json_number
+from meterlib.quantity import json_safe, to_json_number
 
 
 def _ms(value: datetime | None) -> int | None:
@@ -284,7 +284,7 @@ class Event:
             "entity_id": self.entity_id,
             "event_name": self.event_name,
             "value": to_json_number(self.value),
-            "properties": dict(self.properties),
+            "properties": json_safe(self.properties),
             "deductions": [d.to_dict() for d in self.deductions],
         }
 

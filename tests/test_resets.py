@@ -104,7 +104,13 @@ def naive_advance(grant: Grant, now: int, *, persist_overage: bool = False) -> G
             lots = [r for r in g.rollovers if r.live_at(b)]
             rule = g.rollover
             if rule is not None and g.balance > 0:
-                expires = intervals.add_months(b, rule.length) if rule.duration == "month" else None
+                expires = (
+                    intervals.lot_expiry(
+                        anchor, g.interval, g.interval_count, g.period, rule.length
+                    )
+                    if rule.duration == "month"
+                    else None
+                )
                 lots.append(RolloverLot(id=f"{g.id}/{b}", balance=g.balance, expires_at=expires))
                 cap = (
                     D(int(g.included * rule.max_percentage // 100))
@@ -273,6 +279,15 @@ class TestRollovers:
         assert after.rollovers == (
             RolloverLot(id=f"g/{ms(2025, 2, 1)}", balance=D(60), expires_at=ms(2025, 4, 1)),
         )
+
+    def test_month_end_lot_lives_until_the_next_anchored_boundary(self) -> None:
+        """Anchored Jan 31, a lot made at the Feb 28 reset expires at the Mar 31 reset."""
+        g = make(anchor=ms(2026, 1, 31, 12), balance=70, rollover=RolloverRule(max=D(50)))
+        after = advance(g, ms(2026, 2, 28, 12))
+        assert [lot.expires_at for lot in after.rollovers] == [ms(2026, 3, 31, 12)]
+        assert after.next_reset_at == ms(2026, 3, 31, 12)
+        assert advance(after, ms(2026, 3, 31, 12) - 1).rollovers == after.rollovers
+        assert balances(advance(after, ms(2026, 3, 31, 12))) == [50]  # the new lot only
 
     def test_cap_max(self) -> None:
         """max 500: existing [300] and a new [400] become [100, 400]."""
