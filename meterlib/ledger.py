@@ -88,6 +88,7 @@ class Ledger:
         self.persist_overage_on_reset = validation.flag(
             persist_overage_on_reset, "persist_overage_on_reset"
         )
+        self._catalogue: Catalogue | None = None
 
     @classmethod
     def open(cls, url: str, **settings: Any) -> Ledger:
@@ -117,7 +118,16 @@ class Ledger:
     @contextmanager
     def _tx(self, *, write: bool) -> Iterator[tuple[StoreSession, Catalogue]]:
         with self.store.transaction(write=write) as session:
-            yield session, Catalogue(session.list_features())
+            yield session, self._catalogue_of(session)
+
+    def _catalogue_of(self, session: StoreSession) -> Catalogue:
+        """The catalogue, rebuilt only when the store lists other features than last time
+        (features never change or go away, but another Ledger or process may add one)."""
+        features = session.list_features()
+        catalogue = self._catalogue
+        if catalogue is None or catalogue.features != features:
+            catalogue = self._catalogue = Catalogue(features)
+        return catalogue
 
     def _subject(
         self,

@@ -31,15 +31,25 @@ from meterlib.views import balance_of, flag_of
 
 
 class Catalogue:
-    """The features of one transaction, with the credit-system relations Autumn uses."""
+    """The features of one transaction, with the credit-system relations Autumn uses.
+
+    Features are immutable and never deleted, so a Ledger keeps its Catalogue across
+    transactions for as long as the store lists the same `features`.
+    """
 
     def __init__(self, features: Iterable[Feature]) -> None:
-        self.by_id = {f.id: f for f in features}
+        self.features = list(features)  # as the store listed them
+        self.by_id = {f.id: f for f in self.features}
         self.ordered = sorted(self.by_id.values(), key=lambda f: f.seq)
+        self._credit_systems: dict[str, tuple[Feature, ...]] = {}
 
     def credit_systems_of(self, feature: Feature) -> list[Feature]:
         """Credit systems containing `feature`, in catalogue order."""
-        return [c for c in self.ordered if c.credit_cost(feature.id) is not None]
+        found = self._credit_systems.get(feature.id)
+        if found is None:
+            found = tuple(c for c in self.ordered if c.credit_cost(feature.id) is not None)
+            self._credit_systems[feature.id] = found
+        return list(found)
 
     def relevant(self, feature: Feature) -> list[Feature]:
         """`feature` and every credit system it can draw on."""

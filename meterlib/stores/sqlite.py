@@ -18,7 +18,7 @@ from types import TracebackType
 
 from meterlib.errors import StoreError
 from meterlib.stores.sqlite_schema import MIN_SQLITE, open_schema
-from meterlib.stores.sqlite_session import SQLiteSession
+from meterlib.stores.sqlite_session import FeatureCache, SQLiteSession
 
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
 _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
@@ -121,7 +121,7 @@ class _Transaction:
         slot.depth += 1
         self._slot = slot
         self._held = lock
-        self._session = SQLiteSession(slot.conn, write=write)
+        self._session = SQLiteSession(slot.conn, write=write, features=store._features)
         return self._session
 
     def __exit__(
@@ -135,6 +135,8 @@ class _Transaction:
         conn = slot.conn
         savepoint = self._savepoint
         failure: sqlite3.Error | None = None
+        if exc is not None:
+            self._store._features.clear()  # before the rollback, which may undo rows it holds
         try:
             if exc is None:
                 conn.execute("COMMIT" if savepoint is None else f"RELEASE {savepoint}")
@@ -147,6 +149,7 @@ class _Transaction:
         except sqlite3.Error as error:
             failure = error
             if savepoint is None and conn.in_transaction:
+                self._store._features.clear()
                 try:
                     conn.execute("ROLLBACK")
                 except sqlite3.Error:
@@ -194,6 +197,7 @@ class SQLiteStore:
         self._write_lock = threading.Lock()
         self._shared_lock = threading.RLock()
         self._shared: _Connection | None = None
+        self._features = FeatureCache()
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(
                 f"SQLiteStore needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; this "

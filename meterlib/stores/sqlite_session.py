@@ -12,6 +12,7 @@ from meterlib.stores import sqlite_rows as rows
 _SELECT_FEATURE = rows.select_sql("features", rows.FEATURE_COLUMNS)
 _GET_FEATURE = _SELECT_FEATURE + " WHERE id = ?"
 _LIST_FEATURES = _SELECT_FEATURE + " ORDER BY seq"
+_COUNT_FEATURES = "SELECT count(*) FROM features"
 _PUT_FEATURE = rows.upsert_sql("features", rows.FEATURE_COLUMNS, ("id",))
 _SELECT_CUSTOMER = rows.select_sql("customers", rows.CUSTOMER_COLUMNS)
 _GET_CUSTOMER = _SELECT_CUSTOMER + " WHERE id = ?"
@@ -79,14 +80,34 @@ class _Ended:
 _ENDED = _Ended()
 
 
+class FeatureCache:
+    """The features as last read, shared by a store's connections.
+
+    Features are never deleted, so the row count tells whether the cache is current. A
+    rollback must empty it (`clear`) before it runs: it may undo rows the cache holds.
+    """
+
+    __slots__ = ("features",)
+
+    def __init__(self) -> None:
+        self.features: tuple[Feature, ...] = ()
+
+    def clear(self) -> None:
+        """Forget the features read."""
+        self.features = ()
+
+
 class SQLiteSession:
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
-    __slots__ = ("_conn", "_write")
+    __slots__ = ("_conn", "_features", "_write")
 
-    def __init__(self, conn: sqlite3.Connection, *, write: bool) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, *, write: bool, features: FeatureCache | None = None
+    ) -> None:
         self._conn: sqlite3.Connection | _Ended = conn
         self._write = write
+        self._features = features if features is not None else FeatureCache()
 
     def end(self) -> None:
         """Refuse every later call: outside its transaction a session would bypass the locks."""
@@ -108,8 +129,13 @@ class SQLiteSession:
         return None if row is None else rows.feature_from_row(row)
 
     def list_features(self) -> list[Feature]:
-        """Every feature, in `seq` order."""
-        return [rows.feature_from_row(r) for r in self._conn.execute(_LIST_FEATURES)]
+        """Every feature, in `seq` order (read again only when their number changed)."""
+        count = self._conn.execute(_COUNT_FEATURES).fetchone()[0]
+        cached = self._features.features  # read after the count: see FeatureCache
+        if len(cached) != count:
+            cached = tuple(rows.feature_from_row(r) for r in self._conn.execute(_LIST_FEATURES))
+            self._features.features = cached
+        return list(cached)
 
     def add_feature(self, feature: Feature) -> None:
         """Insert a feature (replacing one with its id, as the memory store does)."""
