@@ -47,4 +47,8 @@ def in_deduction_order(
     reverse: bool = False,
 ) -> list[Grant]:
     """`grants` sorted by Autumn's deduction order."""
-    return sorted(grants, key=sort_key(features, entity_view=entity_view, reverse=reverse))
+    ordered = list(grants)
+    if len(ordered) < 2:  # the common case: nothing to order, so no keys to build
+        return ordered
+    ordered.sort(key=sort_key(features, entity_view=entity_view, reverse=reverse))
+    return ordered

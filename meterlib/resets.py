@@ -118,6 +118,8 @@ def advance(grant: Grant, now: int, *, persist_overage: bool = False) -> Grant:
 
 def _drop_expired(grant: Grant, now: int) -> Grant:
     """The grant without the rollovers dead at `now` (itself when none are)."""
+    if not grant.rollovers:
+        return grant
     live = tuple(lot for lot in grant.rollovers if lot.live_at(now))
     return grant if len(live) == len(grant.rollovers) else evolve(grant, rollovers=live)
 

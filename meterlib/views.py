@@ -47,6 +47,8 @@ def reset_of(grant: Grant, feature: Feature) -> Reset | None:
 def _rollovers(grants: Sequence[Grant]) -> tuple[Rollover, ...]:
     out: list[Rollover] = []
     for grant in grants:
+        if not grant.rollovers:
+            continue
         lots = sorted(
             grant.rollovers, key=lambda lot: (lot.expires_at is None, lot.expires_at or 0)
         )
@@ -111,18 +113,25 @@ def balance_of(
             rollovers=rollovers,
             has_rollover_rule=has_rule,
         )
-    items = tuple(breakdown_item(g, feature) for g in grants)
-    extra_items = [breakdown_item(g, feature) for g in extra]
-    lots = [lot for g in every for lot in g.rollovers]
+    shown = [breakdown_item(g, feature) for g in every]
+    granted = remaining = usage = ZERO
+    for i in shown:
+        granted += i.included_grant
+        remaining += i.remaining
+        usage += i.usage
+    lot_granted = lot_remaining = lot_usage = ZERO
+    for g in every:
+        for lot in g.rollovers:
+            lot_granted += lot.balance + lot.usage
+            lot_remaining += lot.balance
+            lot_usage += lot.usage
+    items = tuple(shown[: len(grants)])
     resets = [g.next_reset_at for g in every if g.next_reset_at is not None]
     return Balance(
         feature_id=feature.id,
-        granted=sum((i.included_grant for i in (*items, *extra_items)), ZERO)
-        + sum((lot.balance + lot.usage for lot in lots), ZERO),
-        remaining=sum((i.remaining for i in (*items, *extra_items)), ZERO)
-        + sum((lot.balance for lot in lots), ZERO),
-        usage=sum((i.usage for i in (*items, *extra_items)), ZERO)
-        + sum((lot.usage for lot in lots), ZERO),
+        granted=granted + lot_granted,
+        remaining=remaining + lot_remaining,
+        usage=usage + lot_usage,
         unlimited=False,
         overage_allowed=any(g.overage_allowed for g in every),
         max_purchase=max_purchase(grants),
