@@ -4,11 +4,13 @@ The server is `METERLIB_TEST_POSTGRES_URL` when set (`tests/postgres.sh -- pytes
 otherwise the first test that needs one starts a throwaway cluster with `tests/postgres.sh
 start` (stopped when the test run ends). Tests that need PostgreSQL are skipped, with the
 reason, only when neither works: psycopg is not installed or no server can be started.
+`METERLIB_TEST_POSTGRES=require` (CI) turns those skips into failures; `=off` skips them all.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import subprocess
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from meterlib.stores.postgres import PostgresStore
 
 URL_VARIABLE = "METERLIB_TEST_POSTGRES_URL"
+MODE_VARIABLE = "METERLIB_TEST_POSTGRES"  # "require", "off", or unset
 SCRIPT = Path(__file__).with_name("postgres.sh")
 _START_TIMEOUT = 180  # seconds for initdb + start + createdb
 
@@ -50,6 +53,12 @@ def _script(command: str, timeout: float, *, state: str | None = None) -> str:
     return done.stdout.strip()
 
 
+def _stop_quietly(state: str) -> None:
+    """Stop the private cluster at exit; a failure here must not mask the test results."""
+    with contextlib.suppress(RuntimeError):
+        _script("stop", 120, state=state)
+
+
 def _start_cluster() -> str:
     """The URL of the cluster `tests/postgres.sh start` left running, if any (it stays
     running), else of a private one, stopped when this process exits. RuntimeError if none."""
@@ -58,36 +67,51 @@ def _start_cluster() -> str:
     except RuntimeError:
         pass
     state = os.path.join(tempfile.gettempdir(), f"meterlib-test-postgres.pid{os.getpid()}")
-    atexit.register(_script, "stop", 120, state=state)
+    atexit.register(_stop_quietly, state)
     # the script prints: export METERLIB_TEST_POSTGRES_URL='postgresql://...'
     return _script("start", _START_TIMEOUT, state=state).split("=", 1)[1].strip("'")
+
+
+def unavailable(reason: str) -> None:
+    """Skip the calling test (or module) because PostgreSQL is unavailable; fail instead
+    under METERLIB_TEST_POSTGRES=require."""
+    if os.environ.get(MODE_VARIABLE) == "require":
+        pytest.fail(f"{reason} ({MODE_VARIABLE}=require)", pytrace=False)
+    pytest.skip(reason, allow_module_level=True)
+
+
+def psycopg_or_skip() -> Any:
+    """The psycopg module; skips the calling module (fails, if required) without it."""
+    try:
+        import psycopg
+        import psycopg_pool  # noqa: F401
+    except ImportError:
+        unavailable(
+            'PostgreSQL tests need psycopg 3 and psycopg-pool: pip install -e ".[postgres]"'
+        )
+    return psycopg
 
 
 def server_url() -> str:
     """The URL of a PostgreSQL server for tests; skips the calling test if there is none."""
     if "url" not in _server and "skip" not in _server:
-        try:
-            import psycopg  # noqa: F401
-            import psycopg_pool  # noqa: F401
-        except ImportError:
-            _server["skip"] = (
-                'PostgreSQL tests need psycopg 3 and psycopg-pool: pip install -e ".[postgres]"'
-            )
+        url = os.environ.get(URL_VARIABLE)
+        if os.environ.get(MODE_VARIABLE) == "off":
+            _server["skip"] = f"PostgreSQL tests are off ({MODE_VARIABLE}=off)"
+        elif url:
+            _server["url"] = url
         else:
-            url = os.environ.get(URL_VARIABLE)
-            if url:
-                _server["url"] = url
-            else:
-                try:
-                    _server["url"] = _start_cluster()
-                except RuntimeError as exc:
-                    _server["skip"] = (
-                        f"no PostgreSQL server: {URL_VARIABLE} is not set and a throwaway "
-                        f"cluster could not be started ({exc}); install PostgreSQL "
-                        "(Debian: apt-get install -y postgresql) or set the variable"
-                    )
+            try:
+                _server["url"] = _start_cluster()
+            except RuntimeError as exc:
+                _server["skip"] = (
+                    f"no PostgreSQL server: {URL_VARIABLE} is not set and a throwaway "
+                    f"cluster could not be started ({exc}); install PostgreSQL "
+                    "(Debian: apt-get install -y postgresql) or set the variable"
+                )
     if "skip" in _server:
-        pytest.skip(_server["skip"])
+        unavailable(_server["skip"])
+    psycopg_or_skip()
     return _server["url"]
 
 

@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-import psycopg
 import pytest
-from postgres_server import drop_schema, new_schema, server_url
+from postgres_server import drop_schema, new_schema, psycopg_or_skip, server_url
 
-from meterlib import Ledger
-from meterlib.stores.postgres import PostgresStore
+psycopg = psycopg_or_skip()
+
+from meterlib import Ledger  # noqa: E402
+from meterlib.stores.postgres import PostgresStore  # noqa: E402
 
 PROCESSES = 8
 CALLS = 1_000

@@ -27,6 +27,8 @@ from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any
 
+from attrs import evolve
+
 try:
     import psycopg
     from psycopg.conninfo import conninfo_to_dict
@@ -180,7 +182,7 @@ class PostgresSession:
         if cursor.rowcount == 1:
             return
         stored = self.get_feature(feature.id)
-        if stored is not None and stored == Feature(**{**_fields(feature), "seq": stored.seq}):
+        if stored is not None and stored == evolve(feature, seq=stored.seq):
             return
         raise StoreError(
             f"{self._store.where}: feature {feature.id!r} was just created by another "
@@ -331,18 +333,6 @@ class PostgresSession:
         self._run(self._sql.put_key, (key, expires_at))
 
 
-def _fields(feature: Feature) -> dict[str, Any]:
-    return {
-        "id": feature.id,
-        "name": feature.name,
-        "type": feature.type,
-        "consumable": feature.consumable,
-        "event_names": feature.event_names,
-        "credit_schema": feature.credit_schema,
-        "seq": feature.seq,
-    }
-
-
 class _Slot:
     """The connection a thread's open transaction uses, its nesting and the locks it holds."""
 
@@ -484,15 +474,18 @@ class PostgresStore:
 
     def _open_pool(self) -> ConnectionPool[Connection]:
         # lock_timeout bounds every wait for a lock another transaction holds
-        options = f"-c lock_timeout={int(self._timeout * 1000)}"
         info = conninfo_to_dict(self.url)
-        if info.get("options"):
-            options = f"{info['options']} {options}"
+        settings: dict[str, Any] = {
+            "autocommit": True,  # transactions are BEGIN … COMMIT of ours
+            "options": f"{info.get('options') or ''} -c lock_timeout={round(self._timeout * 1000)}",
+        }
+        if not info.get("connect_timeout"):
+            settings["connect_timeout"] = max(1, round(self._timeout))
         pool: ConnectionPool[Connection] = ConnectionPool(
             self.url,
             min_size=self._min_size,
             max_size=self._max_size,
-            kwargs={"autocommit": True, "options": options},
+            kwargs=settings,
             configure=_configure,
             timeout=self._timeout,
             name=f"meterlib {self.where}",

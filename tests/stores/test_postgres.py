@@ -10,11 +10,17 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from postgres_server import (
+    drop_schema,
+    new_schema,
+    psycopg_or_skip,
+    server_url,
+    throwaway_store,
+)
 
-psycopg = pytest.importorskip("psycopg", reason='needs psycopg 3: pip install -e ".[postgres]"')
+psycopg = psycopg_or_skip()
 
 from attrs import evolve  # noqa: E402
-from postgres_server import drop_schema, new_schema, server_url, throwaway_store  # noqa: E402
 
 from meterlib import Ledger  # noqa: E402
 from meterlib.errors import InvalidRequest, StoreError  # noqa: E402
