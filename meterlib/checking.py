@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from meterlib.models import Feature
 from meterlib.quantity import ZERO
@@ -11,14 +13,26 @@ from meterlib.subject import Subject
 
 
 def is_allowed(
-    subject: Subject, feature: Feature, entity_id: str | None, required: Decimal
+    subject: Subject,
+    feature: Feature,
+    entity_id: str | None,
+    required: Decimal,
+    *,
+    properties: Mapping[str, Any] | None = None,
+    member: Feature | None = None,
 ) -> bool:
-    """autumn-check-track §5.5 over the usable grants of one pool."""
+    """autumn-check-track §5.5 over the usable grants of one pool; `member` is the feature
+    asked about when `feature` is a credit system judged for it (its usage limits gate)."""
     if feature.type == "boolean":
         return subject.flag(feature, entity_id) is not None
     usable, _ = subject.rows((feature.id,), entity_id)
     if not usable:
         return False
+    if subject.controls is not None and subject.controls.active(entity_id):
+        verdict = subject.controls.judge(
+            subject, feature, entity_id, required, properties=properties, member=member
+        )
+        return verdict.allowed
     if required < 0 or any(g.unlimited for g in usable):
         return True
     remaining = sum((max(ZERO, g.balance) for g in usable), ZERO) + sum(
@@ -35,7 +49,12 @@ def is_allowed(
 
 
 def judged_pool(
-    subject: Subject, feature: Feature, entity_id: str | None, required: Decimal
+    subject: Subject,
+    feature: Feature,
+    entity_id: str | None,
+    required: Decimal,
+    *,
+    properties: Mapping[str, Any] | None = None,
 ) -> Feature:
     """The one pool a check judges: the feature or one of its credit systems (§5.4).
 
@@ -46,13 +65,15 @@ def judged_pool(
     if not pools:
         return feature
     own = subject.has_any(feature, entity_id, display=False)
-    if own and is_allowed(subject, feature, entity_id, required):
+    if own and is_allowed(subject, feature, entity_id, required, properties=properties):
         return feature
     owned: Feature | None = None
     for pool in pools:
         if subject.has_any(pool, entity_id, display=False):
             owned = owned or pool
-            if is_allowed(subject, pool, entity_id, required):
+            if is_allowed(
+                subject, pool, entity_id, required, properties=properties, member=feature
+            ):
                 return pool
     if owned is not None:
         return owned

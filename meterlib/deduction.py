@@ -8,8 +8,9 @@ heals negative rows first, then refills rows up to their grant. `update` and `de
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Protocol
 
 from attrs import evolve, frozen
 
@@ -37,6 +38,33 @@ class Change:
     cost: Decimal
     balance_delta: Decimal  # row units taken (negative: given back)
     value_delta: Decimal  # the same in units of the tracked feature
+
+
+class Gate(Protocol):
+    """Usage-window room a consuming deduction may not exceed (billing controls' windows)."""
+
+    def room(self, entry: Entry, cost: Decimal, *, rollover: bool) -> Decimal | None:
+        """Row units `entry` (or one of its rollovers) may still give; None: no limit."""
+
+    def took(self, entry: Entry, units: Decimal, value: Decimal, *, rollover: bool) -> None:
+        """`entry` gave `units` row units (`value` tracked units)."""
+
+
+def _gated(
+    gate: Gate | None, entry: Entry, units: Decimal, cost: Decimal, *, rollover: bool = False
+) -> Decimal:
+    if gate is None or units <= 0:
+        return units
+    room = gate.room(entry, cost, rollover=rollover)
+    return units if room is None else max(ZERO, min(units, room))
+
+
+def _overage(work: _Ledger, entries: Sequence[Entry], feature_id: str) -> Decimal:
+    """Σ overage units of a feature's rows, as the deduction has left them so far."""
+    return sum(
+        (max(ZERO, -work.balance(e.grant)) for e in entries if e.grant.feature_id == feature_id),
+        ZERO,
+    )
 
 
 @frozen(kw_only=True)
@@ -132,11 +160,21 @@ def _value(units: Decimal, amt: Decimal, rem: Decimal, cost: Decimal) -> Decimal
     return rem if units == amt else units / cost
 
 
-def deduct(entries: Sequence[Entry], amount: Decimal, *, behavior: str = CAP) -> Outcome:
+def deduct(
+    entries: Sequence[Entry],
+    amount: Decimal,
+    *,
+    behavior: str = CAP,
+    gate: Gate | None = None,
+    spend_limits: Mapping[str, Decimal] | None = None,
+) -> Outcome:
     """Deduct `amount` (feature units; negative = refund) from `entries`, in their order.
 
     `behavior` is "cap" (leftover dropped), "overflow" (every row may go negative, refunds
     have no ceiling) or "reject" (the caller discards the outcome if `leftover` is not 0).
+    Billing controls add a `gate` (usage-window room, limiting every consuming take; the
+    caller passes none under overflow) and `spend_limits` (feature id -> the most overage
+    units its rows may reach together; replaces max_purchase and binds even overflow).
     """
     work = _Ledger()
     ordered = _hoist_unlimited(entries)
@@ -154,11 +192,13 @@ def deduct(entries: Sequence[Entry], amount: Decimal, *, behavior: str = CAP) ->
                 rem = ZERO  # a free member costs its credit pool nothing
                 break
             amt = _units(rem, entry.cost)
-            units = min(lot.balance, amt)
+            units = _gated(gate, entry, min(lot.balance, amt), entry.cost, rollover=True)
             if units > 0:
                 value = _value(units, amt, rem, entry.cost)
                 work.take_lot(entry, lot, units, value)
                 rem -= value
+                if gate is not None:
+                    gate.took(entry, units, value, rollover=True)
             if rem == 0:
                 break
 
@@ -169,10 +209,13 @@ def deduct(entries: Sequence[Entry], amount: Decimal, *, behavior: str = CAP) ->
         amt = _units(rem, cost)
         balance = work.balance(entry.grant)
         units = max(ZERO, min(amt, balance)) if rem > 0 else -min(-amt, max(ZERO, -balance))
+        units = _gated(gate, entry, units, cost)
         if units:
             value = _value(units, amt, rem, cost)
             work.take(entry, units, value, cost)
             rem -= value
+            if gate is not None and units > 0:
+                gate.took(entry, units, value, rollover=False)
 
     if rem != 0:
         for entry in ordered:  # pass 2: overage, or refills up to the grant
@@ -183,14 +226,19 @@ def deduct(entries: Sequence[Entry], amount: Decimal, *, behavior: str = CAP) ->
             amt = _units(rem, cost)
             balance = work.balance(grant)
             if rem > 0:
-                if behavior == OVERFLOW:
-                    units = amt
-                elif not entry.allow_over:
+                spend = None if spend_limits is None else spend_limits.get(grant.feature_id)
+                if behavior != OVERFLOW and not entry.allow_over:
                     continue
+                if spend is not None:
+                    room = spend - _overage(work, ordered, grant.feature_id)
+                    units = max(ZERO, min(amt, room))
+                elif behavior == OVERFLOW:
+                    units = amt
                 elif grant.min_balance is not None:
                     units = max(ZERO, min(amt, balance - grant.min_balance))
                 else:
                     units = amt
+                units = _gated(gate, entry, units, cost)
             elif behavior == OVERFLOW:
                 units = amt
             else:
@@ -199,6 +247,8 @@ def deduct(entries: Sequence[Entry], amount: Decimal, *, behavior: str = CAP) ->
                 value = _value(units, amt, rem, cost)
                 work.take(entry, units, value, cost)
                 rem -= value
+                if gate is not None and units > 0:
+                    gate.took(entry, units, value, rollover=False)
 
     return work.outcome(ordered, round10(rem))
 

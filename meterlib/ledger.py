@@ -7,16 +7,17 @@ lets the pure functions decide, and saves. An exception anywhere rolls the whole
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Self
 
 from attrs import evolve
 
-from meterlib import resets, validation
+from meterlib import controls, resets, validation
 from meterlib.checking import is_allowed, judged_pool, preview
 from meterlib.clock import Clock, read_clock, system_clock
 from meterlib.deduction import REJECT, apply_allowing
+from meterlib.enforcement import ApproveTopup, Enforcement
 from meterlib.errors import (
     AlreadyExists,
     BalanceNotFound,
@@ -37,6 +38,7 @@ from meterlib.models import (
     Lock,
     LockItem,
 )
+from meterlib.notifications import Callback, Notification, Notifier
 from meterlib.ordering import in_deduction_order
 from meterlib.quantity import ZERO, to_quantity
 from meterlib.results import (
@@ -69,7 +71,9 @@ class Ledger:
 
     `Ledger(store, clock=...)`; the default store is a fresh MemoryStore and the default
     clock the system clock. `reverse_deduction_order=True` drains the longest intervals first;
-    `persist_overage_on_reset=True` carries free overage across a reset.
+    `persist_overage_on_reset=True` carries free overage across a reset. `approve_topup`,
+    if given, is asked (with a `TopupRequest`, inside the transaction) before each automatic
+    top-up and may refuse it by returning False: the place to charge for it.
     """
 
     def __init__(
@@ -79,7 +83,16 @@ class Ledger:
         clock: Clock | None = None,
         reverse_deduction_order: bool = False,
         persist_overage_on_reset: bool = False,
+        approve_topup: ApproveTopup | None = None,
     ) -> None:
+        if approve_topup is not None and not callable(approve_topup):
+            raise InvalidRequest(
+                f"approve_topup: expected a callable taking a TopupRequest (received "
+                f"{approve_topup!r})",
+                field="approve_topup",
+            )
+        self.approve_topup = approve_topup
+        self._notifier = Notifier()
         self.store: Store = store if store is not None else MemoryStore()
         self.clock: Clock = clock if clock is not None else system_clock
         self.reverse_deduction_order = validation.flag(
@@ -137,7 +150,17 @@ class Ledger:
         now: int,
         *,
         write: bool,
+        outbox: list[Notification] | None = None,
     ) -> Subject:
+        enforcement = Enforcement(
+            session,
+            customer,
+            now=now,
+            write=write,
+            notify=self._notifier.wanted() if outbox is not None else frozenset(),
+            outbox=outbox,
+            approve_topup=self.approve_topup,
+        )
         return Subject(
             session,
             catalogue,
@@ -146,7 +169,21 @@ class Ledger:
             write=write,
             reverse=self.reverse_deduction_order,
             persist_overage=self.persist_overage_on_reset,
+            controls=enforcement,
         )
+
+    @contextmanager
+    def _notifying(self) -> Iterator[list[Notification]]:
+        """An outbox for the notifications of one call, delivered when the call's block ends
+        without an exception: enter it before `_tx`, so the transaction commits first."""
+        outbox: list[Notification] = []
+        yield outbox
+        self._notifier.deliver(outbox)
+
+    def subscribe(self, callback: Callback, *, events: object = None) -> Callable[[], None]:
+        """Call `callback(notification)` after each commit that set off a notification of one
+        of `events` (None: every type); returns a function that unsubscribes."""
+        return self._notifier.subscribe(callback, events=events)
 
     @staticmethod
     def _customer(session: StoreSession, customer_id: str) -> Customer:
@@ -270,27 +307,67 @@ class Ledger:
         metadata: Mapping[str, Any] | None = None,
         billing_controls: Mapping[str, Any] | None = None,
     ) -> Customer:
-        """Change a customer's name, email or metadata (fields left None are kept)."""
+        """Change a customer's name, email, metadata or billing controls (None keeps a field).
+
+        `billing_controls` is patched per key as in Autumn: a key given replaces its whole
+        list (`[]` clears it), a key left out is kept. Enabling an auto top-up runs it at
+        once if the balance is already at its threshold (the first such feature only).
+        """
         customer_id = validation.require_id(customer_id, "customer_id")
         name = validation.optional_id(name, "name")
         email = validation.optional_id(email, "email")
         meta = None if metadata is None else validation.properties(metadata, "metadata")
-        if billing_controls is not None:
-            raise InvalidRequest(
-                "billing_controls: not supported yet by this version of meterlib",
-                code="invalid_request",
-                field="billing_controls",
-            )
-        with self._tx(write=True) as (session, _):
+        update = None if billing_controls is None else controls.validate(billing_controls)
+        now = self._now()
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
             customer = self._customer(session, customer_id)
+            before = customer.billing_controls
             customer = evolve(
                 customer,
                 name=customer.name if name is None else name,
                 email=customer.email if email is None else email,
                 metadata=customer.metadata if meta is None else meta,
+                billing_controls=before if update is None else controls.merge(before, update),
             )
             session.put_customer(customer)
+            if update is not None and "auto_topups" in update.stored:
+                subject = self._subject(
+                    session, catalogue, customer, now, write=True, outbox=outbox
+                )
+                assert subject.controls is not None
+                subject.controls.configured(
+                    subject,
+                    controls.Controls.from_stored(before),
+                    update.purchase_counts,
+                    written=True,
+                )
+                subject.save()
             return customer
+
+    def update_entity(
+        self,
+        customer_id: str,
+        entity_id: str,
+        *,
+        billing_controls: Mapping[str, Any] | None = None,
+    ) -> Entity:
+        """Change an entity's billing controls, patched per key as `update_customer` does
+        (an entity takes every key but `auto_topups`)."""
+        customer_id = validation.require_id(customer_id, "customer_id")
+        entity_id = validation.require_id(entity_id, "entity_id")
+        update = (
+            None if billing_controls is None else controls.validate(billing_controls, entity=True)
+        )
+        with self._tx(write=True) as (session, _):
+            self._customer(session, customer_id)
+            entity = self._entity(session, customer_id, entity_id)
+            assert entity is not None
+            if update is not None:
+                entity = evolve(
+                    entity, billing_controls=controls.merge(entity.billing_controls, update)
+                )
+                session.put_entity(entity)
+            return entity
 
     def create_entity(
         self,
@@ -566,11 +643,11 @@ class Ledger:
         if new_reset is not None and new_reset <= now:
             raise InvalidRequest("next_reset_at must be in the future", code="invalid_request")
 
-        with self._tx(write=True) as (session, catalogue):
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
             feature = self._feature(catalogue, feature_id)
             customer = self._customer(session, customer_id)
             self._entity(session, customer_id, entity_id)
-            subject = self._subject(session, catalogue, customer, now, write=True)
+            subject = self._subject(session, catalogue, customer, now, write=True, outbox=outbox)
             targets = self._targets(
                 subject, feature, entity_id, interval=selector, balance_id=balance_id
             )
@@ -636,6 +713,7 @@ class Ledger:
             if new_expiry is not None:
                 target = min(targets, key=lambda g: (g.expires_at is None, g.expires_at or 0))
                 subject.apply({target.id: evolve(target, expires_at=new_expiry)})
+            subject.settle([feature], entity_id, None, topups=False)
             subject.save()
             return subject.balance(feature, entity_id)
 
@@ -835,7 +913,7 @@ class Ledger:
                 "Lock expires_at cannot be more than 1 day from now", code="invalid_request"
             )
         deducting = send_event or held is not None
-        with self._tx(write=deducting) as (session, catalogue):
+        with self._notifying() as outbox, self._tx(write=deducting) as (session, catalogue):
             feature = self._feature(catalogue, feature_id)
             if deducting and feature.type == "boolean":
                 raise InvalidRequest(
@@ -849,8 +927,10 @@ class Ledger:
                 )
             customer = self._customer(session, customer_id)
             self._entity(session, customer_id, entity_id)
-            subject = self._subject(session, catalogue, customer, now, write=deducting)
-            pool = judged_pool(subject, feature, entity_id, required)
+            subject = self._subject(
+                session, catalogue, customer, now, write=deducting, outbox=outbox
+            )
+            pool = judged_pool(subject, feature, entity_id, required, properties=props)
             cost = catalogue.cost(feature, pool)
             converted = required * cost
             display = subject.balance(pool, entity_id) if pool.type != "boolean" else None
@@ -878,7 +958,9 @@ class Ledger:
                 if pool.type == "boolean":
                     return result(flag is not None, None)
                 has = subject.has_any(pool, entity_id, display=False)
-                allowed = has and is_allowed(subject, pool, entity_id, converted)
+                allowed = has and is_allowed(
+                    subject, pool, entity_id, converted, properties=props, member=feature
+                )
                 return result(allowed, display)
 
             if held is not None and session.get_lock(held[0]) is not None:
@@ -887,7 +969,7 @@ class Ledger:
                 )
             if display is None and required > 0:
                 return result(False, None)
-            outcome = subject.deduct(feature, required, entity_id, REJECT)
+            outcome = subject.deduct(feature, required, entity_id, REJECT, props)
             if outcome.leftover > 0:
                 return result(False, display)
             subject.apply(outcome.grants)
@@ -923,6 +1005,7 @@ class Ledger:
                         properties=props,
                     )
                 )
+            subject.settle([feature], entity_id, props)
             subject.save()
             relevant = catalogue.relevant(feature)
             after = {f.id: subject.balance(f, entity_id) for f in relevant}
@@ -984,11 +1067,16 @@ class Ledger:
             },
             now,
         )
-        with self._tx(write=True) as (session, catalogue):
-            return self._track(session, catalogue, now, args)
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
+            return self._track(session, catalogue, now, args, outbox)
 
     def _track(
-        self, session: StoreSession, catalogue: Catalogue, now: int, args: TrackArgs
+        self,
+        session: StoreSession,
+        catalogue: Catalogue,
+        now: int,
+        args: TrackArgs,
+        outbox: list[Notification] | None = None,
     ) -> TrackResult:
         customer = self._customer(session, args.customer_id)
         self._entity(session, customer.id, args.entity_id)
@@ -1003,7 +1091,7 @@ class Ledger:
                 )
         if args.idempotency_key is not None:
             self._claim(session, f"track:{args.idempotency_key}", now)
-        subject = self._subject(session, catalogue, customer, now, write=True)
+        subject = self._subject(session, catalogue, customer, now, write=True, outbox=outbox)
         return apply_track(subject, tracked, args)
 
     def batch_track(self, items: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
@@ -1023,8 +1111,8 @@ class Ledger:
                 ) from exc
         if not parsed:
             return []
-        with self._tx(write=True) as (session, catalogue):
-            return [self._track(session, catalogue, now, args) for args in parsed]
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
+            return [self._track(session, catalogue, now, args, outbox) for args in parsed]
 
     def finalize(
         self,
@@ -1048,12 +1136,12 @@ class Ledger:
             )
         props = None if properties is None else validation.properties(properties)
         now = self._now()
-        with self._tx(write=True) as (session, catalogue):
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
             lock = session.get_lock(lock_id)
             if lock is None:
                 raise LockNotFound(lock_id)
             customer = self._customer(session, lock.customer_id)
-            subject = self._subject(session, catalogue, customer, now, write=True)
+            subject = self._subject(session, catalogue, customer, now, write=True, outbox=outbox)
             lock = session.get_lock(lock_id)  # an expired lock was just released by catch-up
             if lock is None:
                 raise LockNotFound(lock_id)
@@ -1061,6 +1149,12 @@ class Ledger:
                 ZERO if action == "release" else (override if override is not None else lock.value)
             )
             subject.settle_lock(lock, final_value=final, properties=props, at=now)
+            locked = catalogue.by_id.get(lock.feature_id)
+            subject.settle(
+                [locked] if locked is not None else [],
+                lock.entity_id,
+                props if props is not None else lock.properties,
+            )
             subject.save()
 
     def events(

@@ -251,3 +251,20 @@ class EventRecord:
         if self.feature_id is not None:
             ids.add(self.feature_id)
         return frozenset(ids)
+
+
+@frozen(kw_only=True)
+class Counter:
+    """A customer's counter, kept by `key`: a value counted within a window.
+
+    Usage windows and auto top-up rate limits keep their counts here. `window_start` /
+    `window_end` (epoch ms, half-open) are the window the value was counted in, None for a
+    counter without one; whether that window is still current is for the reader to decide
+    from the clock, so a store keeps counters without knowing what they count.
+    """
+
+    customer_id: str
+    key: str
+    value: Decimal = ZERO
+    window_start: int | None = None
+    window_end: int | None = None

@@ -6,8 +6,9 @@ deduction, views) decide, and saves what changed. Nothing here knows how a store
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from attrs import evolve
 
@@ -28,6 +29,9 @@ from meterlib.quantity import ZERO
 from meterlib.results import Balance, Flag
 from meterlib.stores.protocol import StoreSession
 from meterlib.views import balance_of, flag_of
+
+if TYPE_CHECKING:
+    from meterlib.enforcement import Enforcement
 
 
 class Catalogue:
@@ -76,6 +80,7 @@ class Subject:
         write: bool,
         reverse: bool,
         persist_overage: bool,
+        controls: Enforcement | None = None,
     ) -> None:
         self.session = session
         self.catalogue = catalogue
@@ -84,6 +89,7 @@ class Subject:
         self.write = write
         self.reverse = reverse
         self.persist_overage = persist_overage
+        self.controls = controls  # billing controls; None: the plain rules
         self.grants: dict[str, Grant] = {}
         self.loaded: dict[str, Grant] = {}
         self.deleted: set[str] = set()
@@ -93,6 +99,8 @@ class Subject:
         self._release_expired_locks()
         for gid, grant in self.grants.items():
             self.grants[gid] = resets.advance(grant, now, persist_overage=persist_overage)
+        if controls is not None:
+            controls.bind(self)
 
     # ---- time
 
@@ -168,10 +176,31 @@ class Subject:
         return out
 
     def deduct(
-        self, feature: Feature, amount: Decimal, entity_id: str | None, behavior: str = CAP
+        self,
+        feature: Feature,
+        amount: Decimal,
+        entity_id: str | None,
+        behavior: str = CAP,
+        properties: Mapping[str, Any] | None = None,
     ) -> Outcome:
-        """Work out a deduction without applying it."""
+        """Work out a deduction without applying it (billing controls, if any, apply)."""
+        if self.controls is not None and self.controls.active(entity_id):
+            return self.controls.deduct(
+                self, feature, amount, entity_id, behavior=behavior, properties=properties
+            )
         return deduct(self.entries(feature, entity_id, behavior), amount, behavior=behavior)
+
+    def settle(
+        self,
+        features: Iterable[Feature],
+        entity_id: str | None,
+        properties: Mapping[str, Any] | None,
+        *,
+        topups: bool = True,
+    ) -> None:
+        """After an operation's deductions: notifications and auto top-ups (before `save`)."""
+        if self.controls is not None:
+            self.controls.settle(self, features, entity_id, properties, topups=topups)
 
     def apply(self, grants: dict[str, Grant]) -> None:
         """Take changed grants into the working set."""
@@ -230,10 +259,13 @@ class Subject:
                 unwind, additional = abs(held) - abs(final_value), ZERO
             sign = Decimal(1) if held > 0 else Decimal(-1)
             skipped, changes = self._unwind(lock.items, unwind)
+            if self.controls is not None:
+                self.controls.unwound(self, lock, changes, at)
             additional -= sign * skipped
             feature = self.catalogue.by_id.get(lock.feature_id)
             if additional and feature is not None:
-                outcome = self.deduct(feature, additional, lock.entity_id, CAP)
+                props = properties if properties is not None else lock.properties
+                outcome = self.deduct(feature, additional, lock.entity_id, CAP, props)
                 self.apply(outcome.grants)
                 changes += outcome.changes
             self.record_event(

@@ -107,7 +107,7 @@ def apply_track(subject: Subject, tracked: Sequence[Feature], args: TrackArgs) -
     for feature in tracked:
         if feature.type == "boolean":
             continue  # tracking a flag is a harmless no-op, as in Autumn
-        outcome = subject.deduct(feature, args.value, entity_id, args.behavior)
+        outcome = subject.deduct(feature, args.value, entity_id, args.behavior, args.properties)
         subject.apply(outcome.grants)
         changes += outcome.changes
         pool = picked_pool(subject, feature, outcome.changes, entity_id)
@@ -123,6 +123,7 @@ def apply_track(subject: Subject, tracked: Sequence[Feature], args: TrackArgs) -
         idempotency_key=args.idempotency_key,
         deductions=records,
     )
+    subject.settle(tracked, entity_id, args.properties)
     subject.save()
     pools = {p.id: p for f in tracked if f.type != "boolean" for p in subject.catalogue.relevant(f)}
     balances = {fid: subject.balance(pool, entity_id) for fid, pool in pools.items()}

@@ -7,7 +7,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 
-from meterlib.models import Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 
 _MISSING = object()
 
@@ -22,6 +22,7 @@ class _State:
         self.events: list[tuple[int, int, EventRecord]] = []  # sorted by (timestamp, seq)
         self.idempotency: dict[str, int] = {}
         self.seqs: dict[str, int] = {}
+        self.counters: dict[str, dict[str, Counter]] = {}  # customer_id -> key -> counter
 
 
 class MemorySession:
@@ -171,6 +172,18 @@ class MemorySession:
 
     def put_idempotency_key(self, key: str, expires_at: int) -> None:
         self._set(self._s.idempotency, key, expires_at)
+
+    def list_counters(self, customer_id: str) -> list[Counter]:
+        rows = self._s.counters.get(customer_id)
+        return [rows[k] for k in sorted(rows)] if rows else []
+
+    def put_counters(self, counters: Iterable[Counter]) -> None:
+        for counter in counters:
+            rows = self._s.counters.get(counter.customer_id)
+            if rows is None:
+                rows = {}
+                self._set(self._s.counters, counter.customer_id, rows)
+            self._set(rows, counter.key, counter)
 
 
 class MemoryStore:

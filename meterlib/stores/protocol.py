@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from meterlib.models import Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 
 
 class StoreSession(Protocol):
@@ -89,6 +89,13 @@ class StoreSession(Protocol):
 
     def put_idempotency_key(self, key: str, expires_at: int) -> None:
         """Claim `key` until `expires_at`, replacing any older claim."""
+
+    # counters (usage windows, auto top-up rate limits)
+    def list_counters(self, customer_id: str) -> list[Counter]:
+        """The customer's counters, in key order (code-point order of `key`)."""
+
+    def put_counters(self, counters: Iterable[Counter]) -> None:
+        """Insert or replace each counter by (customer_id, key)."""
 
 
 class Store(Protocol):

@@ -14,6 +14,7 @@ from typing import Any
 
 from meterlib.instants import to_datetime, to_ms
 from meterlib.models import (
+    Counter,
     Customer,
     DeductionRecord,
     Entity,
@@ -45,6 +46,7 @@ EVENT_COLUMNS = (
     "id", "seq", "customer_id", "entity_id", "feature_id", "event_name", "value", "properties",
     "timestamp", "idempotency_key", "deductions", "feature_ids",
 )  # fmt: skip
+COUNTER_COLUMNS = ("customer_id", "key", "value", "window_start", "window_end")
 
 
 def select_sql(table: str, columns: Sequence[str]) -> str:
@@ -421,4 +423,19 @@ def event_from_row(r: Row) -> EventRecord:
         timestamp=r[8],
         idempotency_key=r[9],
         deductions=deductions,
+    )
+
+
+# --- counters (usage windows, auto top-up rate limits) ------------------------------------
+
+
+def counter_to_row(c: Counter) -> tuple[Any, ...]:
+    """A Counter as a `counters` row (the value as exact TEXT)."""
+    return (c.customer_id, c.key, str(c.value), c.window_start, c.window_end)
+
+
+def counter_from_row(r: Row) -> Counter:
+    """The Counter a `counters` row holds."""
+    return Counter(
+        customer_id=r[0], key=r[1], value=Decimal(r[2]), window_start=r[3], window_end=r[4]
     )

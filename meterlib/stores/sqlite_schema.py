@@ -123,9 +123,27 @@ def _schema_v1(db: Database) -> None:
     db.executescript(SCHEMA_V1)
 
 
+# Counters of usage windows and auto top-up rate limits (billing controls), one per
+# (customer, key); the value is an exact TEXT amount, the window epoch ms or NULL.
+SCHEMA_V2_COUNTERS = """
+CREATE TABLE counters (
+    customer_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    window_start INTEGER,
+    window_end INTEGER,
+    PRIMARY KEY (customer_id, key)
+) STRICT, WITHOUT ROWID;
+"""
+
+
+def _schema_v2_counters(db: Database) -> None:
+    db.executescript(SCHEMA_V2_COUNTERS)
+
+
 # Append only: a file records the names it has applied, and a name this list lacks means the
 # file was written by a newer meterlib.
-MIGRATIONS = (("0001_initial", _schema_v1),)
+MIGRATIONS = (("0001_initial", _schema_v1), ("0002_counters", _schema_v2_counters))
 _KNOWN_MIGRATIONS = frozenset(name for name, _ in MIGRATIONS)
 
 

@@ -6,7 +6,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any, NoReturn
 
-from meterlib.models import Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.stores import sqlite_rows as rows
 
 _SELECT_FEATURE = rows.select_sql("features", rows.FEATURE_COLUMNS)
@@ -24,6 +24,14 @@ _LIST_ENTITIES = _SELECT_ENTITY + " WHERE customer_id = ? ORDER BY id"
 _PUT_ENTITY = rows.upsert_sql("entities", rows.ENTITY_COLUMNS, ("customer_id", "id"))
 _LIST_GRANTS = rows.select_sql("grants", rows.GRANT_COLUMNS) + " WHERE customer_id = ? ORDER BY seq"
 _PUT_GRANT = rows.upsert_sql("grants", rows.GRANT_COLUMNS, ("id",))
+# a grant whose key and indexed columns are unchanged: the rest is set in place
+_GRANT_KEPT = ("id", "seq", "customer_id")
+_GRANT_SET = tuple(c for c in rows.GRANT_COLUMNS if c not in _GRANT_KEPT)
+_UPDATE_GRANT = (
+    f"UPDATE grants SET {', '.join(f'{c} = ?' for c in _GRANT_SET)} "
+    f"WHERE {' AND '.join(f'{c} = ?' for c in _GRANT_KEPT)}"
+)
+_UPDATE_GRANT_ORDER = tuple(rows.GRANT_COLUMNS.index(c) for c in (*_GRANT_SET, *_GRANT_KEPT))
 _DELETE_GRANT = "DELETE FROM grants WHERE id = ?"
 _SELECT_LOCK = rows.select_sql("locks", rows.LOCK_COLUMNS)
 _GET_LOCK = _SELECT_LOCK + " WHERE lock_id = ?"
@@ -38,6 +46,10 @@ _GET_KEY = "SELECT expires_at FROM idempotency_keys WHERE idempotency_key = ?"
 _PUT_KEY = rows.upsert_sql(
     "idempotency_keys", ("idempotency_key", "expires_at"), ("idempotency_key",)
 )
+_LIST_COUNTERS = (
+    rows.select_sql("counters", rows.COUNTER_COLUMNS) + " WHERE customer_id = ? ORDER BY key"
+)
+_PUT_COUNTER = rows.upsert_sql("counters", rows.COUNTER_COLUMNS, ("customer_id", "key"))
 _NEXT_SEQ = (
     "INSERT INTO seqs (kind, value) VALUES (?, 1) "
     "ON CONFLICT (kind) DO UPDATE SET value = value + 1 RETURNING value"
@@ -172,8 +184,16 @@ class SQLiteSession:
         return [rows.grant_from_row(r) for r in self._conn.execute(_LIST_GRANTS, (customer_id,))]
 
     def put_grants(self, grants: Iterable[Grant]) -> None:
-        """Insert or replace each grant by id."""
-        self._writable().executemany(_PUT_GRANT, [rows.grant_to_row(g) for g in grants])
+        """Insert or replace each grant by id.
+
+        A stored grant is updated in place without touching its indexed columns, so the
+        commit rewrites the table page alone, not the index page too (the upsert did).
+        """
+        conn = self._writable()
+        for grant in grants:
+            row = rows.grant_to_row(grant)
+            if not conn.execute(_UPDATE_GRANT, [row[i] for i in _UPDATE_GRANT_ORDER]).rowcount:
+                conn.execute(_PUT_GRANT, row)
 
     def delete_grants(self, grant_ids: Iterable[str]) -> None:
         """Remove the grants (their rollovers live in the same row); unknown ids are ignored."""
@@ -241,3 +261,12 @@ class SQLiteSession:
     def put_idempotency_key(self, key: str, expires_at: int) -> None:
         """Claim `key` until `expires_at`, replacing any older claim."""
         self._writable().execute(_PUT_KEY, (key, expires_at))
+
+    def list_counters(self, customer_id: str) -> list[Counter]:
+        """The customer's counters, in key order."""
+        found = self._conn.execute(_LIST_COUNTERS, (customer_id,))
+        return [rows.counter_from_row(r) for r in found]
+
+    def put_counters(self, counters: Iterable[Counter]) -> None:
+        """Insert or replace each counter by (customer_id, key)."""
+        self._writable().executemany(_PUT_COUNTER, [rows.counter_to_row(c) for c in counters])
