@@ -13,7 +13,7 @@ from typing import Any
 
 from attrs import frozen
 
-from benchmarks import memory, processes, scale, sqlite
+from benchmarks import floors, memory, processes, scale, sqlite
 from benchmarks.report import Row, render
 from benchmarks.timing import machine
 
@@ -98,6 +98,15 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
         "scale_memory",
         scale.memory_big_vs_small(big=p.big, small=p.small, number=sn, rounds=sr),
     )
+    objects = step("floor_result_objects", floors.result_objects(number=n, rounds=r))
+    replay = step("floor_replayed_sql", floors.replayed_sql(folder, number=sql_n, rounds=r))
+    hand_batch = step(
+        "floor_hand_written_batch",
+        floors.hand_written_batch(folder, size=p.batch, rounds=p.batch_rounds),
+    )
+    memory_batch = step(
+        "floor_memory_batch", floors.memory_batch(folder, size=p.batch, rounds=p.batch_rounds)
+    )
     catch_up = step("catch_up", _catch_up(quick))
     row_bytes = step("memory_per_row", memory.bytes_per_balance_row(customers=p.memory_rows))
     one = step("processes_1", processes.tracks_per_second(folder, processes=1, seconds=p.seconds))
@@ -138,6 +147,43 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
         ),
     ]
     rows.extend(Row.external(item) for item in _as_list(catch_up))
+    rows += [
+        Row.ratio(
+            "floor: only the objects a check returns",
+            "limits FixedWindow hit",
+            objects["check"],
+            "(floor)",
+            None,
+        ),
+        Row.ratio(
+            "floor: only the objects a track makes",
+            "limits MovingWindow hit",
+            objects["track"],
+            "(floor)",
+            None,
+        ),
+        Row.ratio(
+            "floor: Ledger.track's SQL replayed, no Python",
+            "hand-written sqlite3 transaction",
+            replay,
+            "(floor)",
+            None,
+        ),
+        Row.speedup(
+            f"floor: {p.batch} hand-written tracks in one transaction",
+            f"{p.batch} hand-written transactions",
+            hand_batch,
+            None,
+        ),
+        Row.info(
+            "floor: one item of a MemoryStore batch_track (no I/O)",
+            "one SQLite track",
+            f"{memory_batch['ceiling']:.1f}× faster",
+            memory_batch["ceiling"],
+            f"{memory_batch['memory_batch_item_us']:.1f} µs vs "
+            f"{memory_batch['sqlite_track_us']:.1f} µs",
+        ),
+    ]
     rows.append(Row.bytes("memory per balance row, MemoryStore", row_bytes))
     rows.append(Row.throughput("4 processes tracking into one SQLite file", four, one))
     return rows, results

@@ -67,10 +67,11 @@ class HandWritten:
         """The bare minimum: one autocommit select of the customer's grant rows."""
         return self.conn.execute(_SELECT_GRANTS, (customer_id,)).fetchall()
 
-    def track(self, customer_id: str, now: int) -> None:
+    def track(self, customer_id: str, now: int, *, transaction: bool = True) -> None:
         """BEGIN IMMEDIATE; select the rows; update one; insert the event; COMMIT."""
         conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
+        if transaction:
+            conn.execute("BEGIN IMMEDIATE")
         conn.execute(_SELECT_CUSTOMER, (customer_id,)).fetchone()
         grant = conn.execute(_SELECT_GRANTS, (customer_id,)).fetchall()[0]
         balance = Decimal(grant[self.balance_column]) - 1
@@ -95,7 +96,8 @@ class HandWritten:
             "feature_ids": '["messages"]',
         }
         conn.execute(_INSERT_EVENT, [row.get(c) for c in EVENT_COLUMNS])
-        conn.execute("COMMIT")
+        if transaction:
+            conn.execute("COMMIT")
 
 
 def _pair(folder: Path) -> tuple[Ledger, HandWritten]:
