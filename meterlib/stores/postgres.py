@@ -7,7 +7,7 @@ alone.
 
 How writers of one customer serialise. A write transaction runs at READ COMMITTED, where
 every statement reads the latest committed data. Before its first read or write of a
-customer's state (customer, entities, grants, locks) it takes that customer's
+customer's state (customer, entities, grants, locks, counters) it takes that customer's
 transaction-scoped advisory lock, `pg_advisory_xact_lock(key)`, in a statement of its own;
 PostgreSQL releases the lock only after the holder's commit is visible, and every later
 statement of the waiter reads afresh. So the Ledger's read-decide-write of one customer is
@@ -40,7 +40,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from meterlib.errors import InvalidRequest, StoreError
-from meterlib.models import Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.stores import postgres_rows as pg
 from meterlib.stores import sqlite_rows as rows
 
@@ -127,6 +127,15 @@ class PostgresSession:
     def _run(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor[tuple[Any, ...]]:
         try:
             return self._conn.execute(sql, tuple(params))
+        except psycopg.Error as exc:
+            raise self._store._error(exc) from exc
+
+    def _run_many(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+        if not params:
+            return
+        try:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(sql, params)
         except psycopg.Error as exc:
             raise self._store._error(exc) from exc
 
@@ -235,12 +244,7 @@ class PostgresSession:
         batch = list(grants)
         for customer_id in sorted({g.customer_id for g in batch}):
             self._lock("customer", customer_id)
-        if batch:
-            try:
-                with self._conn.cursor() as cursor:
-                    cursor.executemany(self._sql.put_grant, [pg.grant_to_row(g) for g in batch])
-            except psycopg.Error as exc:
-                raise self._store._error(exc) from exc
+        self._run_many(self._sql.put_grant, [pg.grant_to_row(g) for g in batch])
 
     def delete_grants(self, grant_ids: Iterable[str]) -> None:
         """Remove the grants (their rollovers live in the same row); unknown ids are ignored."""
@@ -331,6 +335,22 @@ class PostgresSession:
         self._writable()
         self._lock("key", key)
         self._run(self._sql.put_key, (key, expires_at))
+
+    # --- counters
+
+    def list_counters(self, customer_id: str) -> list[Counter]:
+        """The customer's counters, in key order."""
+        self._lock("customer", customer_id)
+        found = self._run(self._sql.list_counters, (customer_id,))
+        return [pg.counter_from_row(r) for r in found]
+
+    def put_counters(self, counters: Iterable[Counter]) -> None:
+        """Insert or replace each counter by (customer_id, key)."""
+        self._writable()
+        batch = list(counters)
+        for customer_id in sorted({c.customer_id for c in batch}):
+            self._lock("customer", customer_id)
+        self._run_many(self._sql.put_counter, [pg.counter_to_row(c) for c in batch])
 
 
 class _Slot:

@@ -24,7 +24,7 @@ from typing import Any
 
 from attrs import evolve
 
-from meterlib.models import EventRecord, Grant, Lock
+from meterlib.models import Counter, EventRecord, Grant, Lock
 from meterlib.stores import sqlite_rows as rows
 
 # Append only: a database records the versions it has applied, and a version this list lacks
@@ -134,6 +134,21 @@ CREATE SEQUENCE {s}.seq_event;
 CREATE SEQUENCE {s}.seq_feature;
 """,
     ),
+    (
+        2,
+        "counters",
+        """
+CREATE TABLE {s}.counters (
+    customer_id text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    value numeric NOT NULL,
+    window_start bigint,
+    window_end bigint,
+    spellings jsonb,
+    PRIMARY KEY (customer_id, key)
+);
+""",
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -214,6 +229,7 @@ def _upsert(schema: str, table: str, columns: Sequence[str], key: Sequence[str])
 _GRANT_COLUMNS = (*rows.GRANT_COLUMNS, "spellings")
 _LOCK_COLUMNS = (*rows.LOCK_COLUMNS, "spellings")
 _EVENT_COLUMNS = (*rows.EVENT_COLUMNS, "spellings")
+_COUNTER_COLUMNS = (*rows.COUNTER_COLUMNS, "spellings")
 # the filters list_events combines, in the order their parameters are passed
 _EVENT_FILTERS = (
     "customer_id = %s",
@@ -268,6 +284,10 @@ class Statements:
         self.put_key = _upsert(
             s, "idempotency_keys", ("idempotency_key", "expires_at"), ("idempotency_key",)
         )
+        self.list_counters = (
+            _select(s, "counters", _COUNTER_COLUMNS) + " WHERE customer_id = %s ORDER BY key"
+        )
+        self.put_counter = _upsert(s, "counters", _COUNTER_COLUMNS, ("customer_id", "key"))
         self.lock = "SELECT pg_advisory_xact_lock(%s)"
         self.create_sequence = "CREATE SEQUENCE IF NOT EXISTS {}"
         self.sequence_exists = "SELECT to_regclass(%s) IS NOT NULL"
@@ -326,3 +346,14 @@ def event_from_row(r: rows.Row) -> EventRecord:
     """The EventRecord an `events` row holds."""
     event = rows.event_from_row(r)
     return event if r[-1] is None else evolve(event, **respelled(r[-1]))
+
+
+def counter_to_row(counter: Counter) -> tuple[Any, ...]:
+    """A Counter as a `counters` row."""
+    return (*rows.counter_to_row(counter), spellings({"value": counter.value}))
+
+
+def counter_from_row(r: rows.Row) -> Counter:
+    """The Counter a `counters` row holds."""
+    counter = rows.counter_from_row(r)
+    return counter if r[-1] is None else evolve(counter, **respelled(r[-1]))
