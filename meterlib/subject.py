@@ -115,7 +115,12 @@ class Subject:
             at = lock.expires_at or self.now
             for gid, grant in self.grants.items():
                 self.grants[gid] = resets.advance(grant, at, persist_overage=self.persist_overage)
-            self.settle_lock(lock, final_value=ZERO, properties=None, at=at)
+            # the release happens at `at`: grants that expired since are still live then
+            now, self.now = self.now, at
+            try:
+                self.settle_lock(lock, final_value=ZERO, properties=None, at=at)
+            finally:
+                self.now = now
 
     # ---- views
 

@@ -493,17 +493,7 @@ class TestLockExpiryInTime:
     @pytest.mark.parametrize(
         "touched",
         [
-            pytest.param(
-                False,
-                id="untouched",
-                marks=pytest.mark.xfail(
-                    strict=True,
-                    reason="bug: an expired lock is unwound against the grants live at the read "
-                    "instant, not at its expires_at: a grant that expired in between counts as "
-                    "gone and the held amount is credited to the other grants instead "
-                    "(Subject._unwind and the deduction in settle_lock use self.now)",
-                ),
-            ),
+            pytest.param(False, id="untouched"),
             pytest.param(True, id="touched-between"),
         ],
     )
