@@ -6,6 +6,7 @@ from calendar import monthrange
 from datetime import UTC, datetime
 
 import pytest
+from dateutil.relativedelta import relativedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -168,3 +169,17 @@ def test_boundaries_increase(anchor: int, interval: str, count: int, k: int) -> 
     assert intervals.boundary(anchor, interval, count, k + 1) > here
     assert intervals.periods_through(anchor, interval, count, here) == k
     assert here == intervals.add(anchor, interval, count * k)
+
+
+class TestAddMonthsAgreesWithDateutil:
+    """The hand-written month arithmetic is dateutil's relativedelta, only faster."""
+
+    @given(
+        t=st.integers(min_value=-2_000_000_000_000, max_value=8_000_000_000_000),
+        months=st.integers(min_value=-40, max_value=400),
+    )
+    @settings(max_examples=300, deadline=None)
+    def test_same_instant(self, t: int, months: int) -> None:
+        """add_months(t, n) equals t + relativedelta(months=n), clamping included."""
+        expected = to_ms(to_datetime(t) + relativedelta(months=months), field="t")
+        assert intervals.add_months(t, months) == expected
