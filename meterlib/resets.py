@@ -276,7 +276,8 @@ def _new_lots_top_down(
                 top, intervals.periods_through(anchor, interval, count, start + _DAY_MS - 1)
             )
             if first <= final:
-                runs.append(_expiry_run(at, length, final, first))
+                shift = intervals.add_months(start, length) - start
+                runs.append(_expiry_run(at, shift, final, first))
                 bottom = min(bottom, first)
         for e, k, b in heapq.merge(*runs, reverse=True):
             if e <= now:
@@ -286,9 +287,13 @@ def _new_lots_top_down(
 
 
 def _expiry_run(
-    at: Callable[[int], int], length: int, hi: int, lo: int
+    at: Callable[[int], int], shift: int, hi: int, lo: int
 ) -> Iterator[tuple[int, int, int]]:
-    """(expires_at, k, boundary) for k from hi down to lo, within one source day (so descending)."""
+    """(expires_at, k, boundary) for k from hi down to lo, within one source day (so descending).
+
+    Every boundary of one day moves by the same `shift` (its day's month step), so one calendar
+    addition serves the whole day.
+    """
     for k in range(hi, lo - 1, -1):
         b = at(k)
-        yield intervals.add_months(b, length), k, b
+        yield b + shift, k, b
