@@ -5,6 +5,7 @@ otherwise the first test that needs one starts a throwaway cluster with `tests/p
 start` (stopped when the test run ends). Tests that need PostgreSQL are skipped, with the
 reason, only when neither works: psycopg is not installed or no server can be started.
 `METERLIB_TEST_POSTGRES=require` (CI) turns those skips into failures; `=off` skips them all.
+The database is the tests' own: they create and drop schemas in it (`meterlib` among them).
 """
 
 from __future__ import annotations

@@ -413,6 +413,12 @@ class TestErrors:
         info = psycopg.conninfo.conninfo_to_dict(server_url())
         info["password"] = "wrong"
         url = psycopg.conninfo.make_conninfo(**info)
+        try:
+            psycopg.connect(url).close()
+        except psycopg.OperationalError:
+            pass
+        else:
+            pytest.skip("the test server lets any password in (trust authentication)")
         with pytest.raises(StoreError, match="authentication failed"):
             PostgresStore(url, timeout=5)
 
