@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any, Self
 
 from attrs import evolve
@@ -64,6 +65,35 @@ def _one_of(field: str, **aliases: object) -> object:
     if len(given) > 1:
         raise InvalidRequest(f"{field}: pass only one of {', '.join(sorted(given))}", field=field)
     return next(iter(given.values()), None)
+
+
+class _Transaction:
+    """`Ledger._tx`: the store's transaction, entered with the catalogue it sees.
+
+    A class rather than a generator context manager: it is entered on every call.
+    """
+
+    __slots__ = ("_inner", "_ledger")
+
+    def __init__(self, ledger: Ledger, write: bool) -> None:
+        self._ledger = ledger
+        self._inner = ledger.store.transaction(write=write)
+
+    def __enter__(self) -> tuple[StoreSession, Catalogue]:
+        session = self._inner.__enter__()
+        try:
+            return session, self._ledger._catalogue_of(session)
+        except BaseException as exc:
+            self._inner.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._inner.__exit__(exc_type, exc, tb)
 
 
 class Ledger:
@@ -128,10 +158,9 @@ class Ledger:
     def _now(self) -> int:
         return read_clock(self.clock)
 
-    @contextmanager
-    def _tx(self, *, write: bool) -> Iterator[tuple[StoreSession, Catalogue]]:
-        with self.store.transaction(write=write) as session:
-            yield session, self._catalogue_of(session)
+    def _tx(self, *, write: bool) -> _Transaction:
+        """`with self._tx(write=...) as (session, catalogue)`: one store transaction."""
+        return _Transaction(self, write)
 
     def _catalogue_of(self, session: StoreSession) -> Catalogue:
         """The catalogue, rebuilt only when the store lists other features than last time

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 
@@ -186,6 +185,31 @@ class MemorySession:
             self._set(rows, counter.key, counter)
 
 
+class _Transaction:
+    """`MemoryStore.transaction()`: holds the store's lock; on an exception, undoes the writes.
+
+    A class rather than a generator context manager: it is entered on every Ledger call.
+    """
+
+    __slots__ = ("_session", "_store", "_write")
+
+    def __init__(self, store: MemoryStore, write: bool) -> None:
+        self._store = store
+        self._write = write
+
+    def __enter__(self) -> MemorySession:
+        self._store._lock.acquire()
+        self._session = MemorySession(self._store._state, write=self._write)
+        return self._session
+
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if exc_type is not None:
+                self._session.rollback()
+        finally:
+            self._store._lock.release()
+
+
 class MemoryStore:
     """Everything in this process's memory: fast, shared by threads, gone on exit."""
 
@@ -193,16 +217,9 @@ class MemoryStore:
         self._state = _State()
         self._lock = threading.RLock()
 
-    @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[MemorySession]:
+    def transaction(self, *, write: bool = True) -> _Transaction:
         """One serialised unit of work; an exception undoes every write made in it."""
-        with self._lock:
-            session = MemorySession(self._state, write=write)
-            try:
-                yield session
-            except BaseException:
-                session.rollback()
-                raise
+        return _Transaction(self, write)
 
     def close(self) -> None:
         """Nothing to release; kept for the Store protocol."""
