@@ -145,6 +145,18 @@ def _tracker(ledger: Ledger, customers: int, seed: int) -> Callable[[], object]:
     return track
 
 
+def _both(large: Ledger, little: Ledger, big: int, small: int, **timing: int) -> dict[str, Any]:
+    """Random customers on each side, then one customer on each side."""
+    spread = compare(_tracker(large, big, 1), _tracker(little, small, 2), **timing)
+    hot = compare(
+        lambda: large.track("cus_0000001", "messages"),
+        lambda: little.track("cus_0000001", "messages"),
+        **timing,
+    )
+    spread.update(customers=big, events=big, small_customers=small, one_customer=hot)
+    return spread
+
+
 def sqlite_big_vs_small(
     folder: Path, *, big: int, small: int, number: int, rounds: int
 ) -> dict[str, Any]:
@@ -155,11 +167,7 @@ def sqlite_big_vs_small(
         Ledger(SQLiteStore(folder / "big.db")) as large,
         Ledger(SQLiteStore(folder / "small.db")) as little,
     ):
-        result = compare(
-            _tracker(large, big, 1), _tracker(little, small, 2), number=number, rounds=rounds
-        )
-    result.update(customers=big, events=big, small_customers=small)
-    return result
+        return _both(large, little, big, small, number=number, rounds=rounds)
 
 
 def memory_big_vs_small(*, big: int, small: int, number: int, rounds: int) -> dict[str, Any]:
@@ -168,8 +176,4 @@ def memory_big_vs_small(*, big: int, small: int, number: int, rounds: int) -> di
         Ledger(build_memory(customers=big, events=big)) as large,
         Ledger(build_memory(customers=small, events=0)) as little,
     ):
-        result = compare(
-            _tracker(large, big, 1), _tracker(little, small, 2), number=number, rounds=rounds
-        )
-    result.update(customers=big, events=big, small_customers=small)
-    return result
+        return _both(large, little, big, small, number=number, rounds=rounds)
