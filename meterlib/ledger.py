@@ -1141,6 +1141,10 @@ class Ledger:
         if not parsed:
             return []
         with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
+            # touch the customers in one fixed order first: a store that locks per customer
+            # (PostgreSQL) then never deadlocks two batches naming them in opposite orders
+            for customer_id in sorted({args.customer_id for args in parsed}):
+                session.get_customer(customer_id)
             return [self._track(session, catalogue, now, args, outbox) for args in parsed]
 
     def finalize(

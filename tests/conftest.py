@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from postgres_server import MODE_VARIABLE, URL_VARIABLE, throwaway_store
 
 from meterlib import Ledger, ManualClock, MemoryStore
 from meterlib.stores import SQLiteStore, Store
@@ -19,6 +21,10 @@ STORES: list[object] = [
     pytest.param(lambda tmp_path: SQLiteStore(":memory:"), id="sqlite-memory"),
     pytest.param(lambda tmp_path: SQLiteStore(tmp_path / "meter.db"), id="sqlite-file"),
 ]
+if os.environ.get(MODE_VARIABLE) == "require" or os.environ.get(URL_VARIABLE):
+    # PostgreSQL: METERLIB_TEST_POSTGRES_URL, else a throwaway cluster (tests/postgres.sh).
+    # Opt-in, so the default run stays fast: `METERLIB_TEST_POSTGRES=require pytest -k postgres`
+    STORES.append(pytest.param(lambda tmp_path: throwaway_store(), id="postgres"))
 
 START = datetime(2025, 1, 31, 12, tzinfo=UTC)
 
