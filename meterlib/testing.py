@@ -16,6 +16,7 @@ from typing import Any
 
 from meterlib.clock import ManualClock
 from meterlib.models import (
+    Counter,
     Customer,
     DeductionRecord,
     Entity,
@@ -306,6 +307,41 @@ class StoreContract:
                 tx.add_event(e)
             with store.transaction(write=False) as tx:
                 assert events(tx) == [e]
+
+    def test_counter_round_trip(self) -> None:
+        """Counters come back exact, per customer in key order, replaced by (customer, key),
+        and are undone with their transaction."""
+        windowed = Counter(
+            customer_id="cus_1",
+            key='usage_window:[null,"api_calls","model=é"]',
+            value=Decimal("1E-10"),
+            window_start=T0,
+            window_end=T0 + 86_400_000,
+        )
+        bare = Counter(customer_id="cus_1", key="auto_topup:a", value=Decimal("-0.0"))
+        other = Counter(customer_id="cus_2", key="auto_topup:a", value=Decimal("1E+30"))
+        with self._store() as store:
+            with store.transaction(write=False) as tx:
+                assert tx.list_counters("cus_1") == []
+            with store.transaction() as tx:
+                tx.put_counters([windowed, bare, other])
+            with store.transaction(write=False) as tx:
+                got = tx.list_counters("cus_1")
+                assert got == [bare, windowed]
+                assert [repr(c.value) for c in got] == ["Decimal('-0.0')", "Decimal('1E-10')"]
+                assert repr(tx.list_counters("cus_2")[0].value) == "Decimal('1E+30')"
+            moved = Counter(customer_id="cus_1", key=windowed.key, value=Decimal(7))
+            with store.transaction() as tx:
+                tx.put_counters([moved])
+                tx.put_counters([])
+            try:
+                with store.transaction() as tx:
+                    tx.put_counters([Counter(customer_id="cus_1", key="zz", value=Decimal(1))])
+                    raise _Rollback("abandon")
+            except _Rollback:
+                pass
+            with store.transaction(write=False) as tx:
+                assert tx.list_counters("cus_1") == [bare, moved]
 
     def test_idempotency_keys(self) -> None:
         """A key reads None until claimed, then its expiry; a new claim replaces the old one."""
