@@ -25,7 +25,14 @@ class Row:
 
     @classmethod
     def ratio(
-        cls, measure: str, baseline: str, result: dict[str, Any], target: str, limit: float | None
+        cls,
+        measure: str,
+        baseline: str,
+        result: dict[str, Any],
+        target: str,
+        limit: float | None,
+        *,
+        note: str = "",
     ) -> Row:
         """meterlib's median over the baseline's: met when at most `limit`."""
         ratio = float(result["ratio"])
@@ -36,7 +43,7 @@ class Row:
             target,
             None if limit is None else ratio <= limit,
             ratio,
-            f"{_us(result['meterlib_us'])} vs {_us(result['baseline_us'])}",
+            f"{_us(result['meterlib_us'])} vs {_us(result['baseline_us'])}{note}",
         )
 
     @classmethod

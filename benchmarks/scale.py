@@ -145,9 +145,34 @@ def _tracker(ledger: Ledger, customers: int, seed: int) -> Callable[[], object]:
     return track
 
 
+def _disk_read_per_call(op: Callable[[], object], calls: int) -> float | None:
+    """Bytes this process read from the block device per call of `op` (Linux), else None."""
+
+    def read_bytes() -> int | None:
+        try:
+            with open("/proc/self/io", encoding="ascii") as io:
+                for line in io:
+                    if line.startswith("read_bytes:"):
+                        return int(line.split(":")[1])
+        except OSError:
+            pass
+        return None
+
+    before = read_bytes()
+    for _ in range(calls):
+        op()
+    after = read_bytes()
+    return None if before is None or after is None else (after - before) / calls
+
+
 def _both(large: Ledger, little: Ledger, big: int, small: int, **timing: int) -> dict[str, Any]:
     """Random customers on each side, then one customer on each side."""
-    spread = compare(_tracker(large, big, 1), _tracker(little, small, 2), **timing)
+    big_track, small_track = _tracker(large, big, 1), _tracker(little, small, 2)
+    spread = compare(big_track, small_track, **timing)
+    spread["disk_read_per_track"] = {
+        "big": _disk_read_per_call(big_track, timing["number"]),
+        "small": _disk_read_per_call(small_track, timing["number"]),
+    }
     hot = compare(
         lambda: large.track("cus_0000001", "messages"),
         lambda: little.track("cus_0000001", "messages"),
