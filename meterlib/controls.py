@@ -149,7 +149,7 @@ class Controls:
         """The values of a stored `billing_controls` dict (as `validate` wrote it)."""
         if not stored:
             return EMPTY
-        return cls(
+        found = cls(
             spend_limits=tuple(
                 SpendLimit(
                     feature_id=e.get("feature_id"),
@@ -186,6 +186,7 @@ class Controls:
             ),
             auto_topups=tuple(_auto_topup(e) for e in stored.get("auto_topups", ())),
         )
+        return EMPTY if found.empty else found  # callers test `is EMPTY` on the hot path
 
 
 EMPTY = Controls()

@@ -34,7 +34,7 @@ from meterlib.controls import (
 )
 from meterlib.deduction import OVERFLOW, REJECT, Change, Entry, Outcome, deduct
 from meterlib.instants import to_datetime
-from meterlib.models import ONE_OFF, Counter, Customer, Feature, Grant, Lock
+from meterlib.models import ONE_OFF, Counter, Customer, Entity, Feature, Grant, Lock
 from meterlib.notifications import AUTO_TOPUP, LIMIT_REACHED, USAGE_ALERT, Notification
 from meterlib.stores.protocol import StoreSession
 
@@ -59,6 +59,7 @@ class Enforcement:
         notify: frozenset[str] = frozenset(),
         outbox: list[Notification] | None = None,
         approve_topup: ApproveTopup | None = None,
+        entity: Entity | None = None,
     ) -> None:
         self.session = session
         self.customer = customer
@@ -69,6 +70,8 @@ class Enforcement:
         self.approve_topup = approve_topup
         self.controls = Controls.from_stored(customer.billing_controls)
         self._entities: dict[str, Controls] = {}
+        if entity is not None:  # the entity the Ledger already loaded: no second lookup
+            self._entities[entity.id] = Controls.from_stored(entity.billing_controls)
         self._counters: dict[str, Counter] | None = None
         self._before: Subject | None = None
         self._before_counters: dict[str, Counter] | None = None
@@ -94,9 +97,9 @@ class Enforcement:
 
     def active(self, entity_id: str | None) -> bool:
         """Whether any control bears on this subject (else the plain rules apply)."""
-        if not self.controls.empty:
+        if self.controls is not EMPTY:
             return True
-        return entity_id is not None and not self.entity_controls(entity_id).empty
+        return entity_id is not None and self.entity_controls(entity_id) is not EMPTY
 
     # ---- counters
 
@@ -279,6 +282,8 @@ class Enforcement:
         topups: bool,
     ) -> None:
         """React to the operation's deductions: limits reached, alerts crossed, top-ups."""
+        if self._before is None and not (topups and self.controls.auto_topups):
+            return
         requested = [f for f in features if f.type != "boolean"]
         if self._before is not None:
             for feature in self._affected(subject, requested):

@@ -7,8 +7,7 @@ lets the pure functions decide, and saves. An exception anywhere rolls the whole
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -39,7 +38,7 @@ from meterlib.models import (
     Lock,
     LockItem,
 )
-from meterlib.notifications import Callback, Notification, Notifier
+from meterlib.notifications import Callback, Notification, Notifier, Outbox
 from meterlib.ordering import in_deduction_order
 from meterlib.quantity import ZERO, to_quantity
 from meterlib.results import (
@@ -180,6 +179,7 @@ class Ledger:
         *,
         write: bool,
         outbox: list[Notification] | None = None,
+        entity: Entity | None = None,
     ) -> Subject:
         enforcement = Enforcement(
             session,
@@ -189,6 +189,7 @@ class Ledger:
             notify=self._notifier.wanted() if outbox is not None else frozenset(),
             outbox=outbox,
             approve_topup=self.approve_topup,
+            entity=entity,
         )
         return Subject(
             session,
@@ -201,13 +202,10 @@ class Ledger:
             controls=enforcement,
         )
 
-    @contextmanager
-    def _notifying(self) -> Iterator[list[Notification]]:
+    def _notifying(self) -> Outbox:
         """An outbox for the notifications of one call, delivered when the call's block ends
         without an exception: enter it before `_tx`, so the transaction commits first."""
-        outbox: list[Notification] = []
-        yield outbox
-        self._notifier.deliver(outbox)
+        return Outbox(self._notifier)
 
     def subscribe(self, callback: Callback, *, events: object = None) -> Callable[[], None]:
         """Call `callback(notification)` after each commit that set off a notification of one
@@ -955,9 +953,9 @@ class Ledger:
                     "Lock is not supported for allocated features", code="invalid_request"
                 )
             customer = self._customer(session, customer_id)
-            self._entity(session, customer_id, entity_id)
+            entity = self._entity(session, customer_id, entity_id)
             subject = self._subject(
-                session, catalogue, customer, now, write=deducting, outbox=outbox
+                session, catalogue, customer, now, write=deducting, outbox=outbox, entity=entity
             )
             pool = judged_pool(subject, feature, entity_id, required, properties=props)
             cost = catalogue.cost(feature, pool)
@@ -1108,7 +1106,7 @@ class Ledger:
         outbox: list[Notification] | None = None,
     ) -> TrackResult:
         customer = self._customer(session, args.customer_id)
-        self._entity(session, customer.id, args.entity_id)
+        entity = self._entity(session, customer.id, args.entity_id)
         if args.feature_id is not None:
             tracked = [self._feature(catalogue, args.feature_id)]
         else:
@@ -1120,7 +1118,9 @@ class Ledger:
                 )
         if args.idempotency_key is not None:
             self._claim(session, f"track:{args.idempotency_key}", now)
-        subject = self._subject(session, catalogue, customer, now, write=True, outbox=outbox)
+        subject = self._subject(
+            session, catalogue, customer, now, write=True, outbox=outbox, entity=entity
+        )
         return apply_track(subject, tracked, args)
 
     def batch_track(self, items: Sequence[Mapping[str, Any]]) -> list[TrackResult]:

@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from types import TracebackType
 from typing import Any
 
 from attrs import frozen
@@ -127,6 +128,7 @@ class Notifier:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._subscribers: tuple[tuple[object, Callback, frozenset[str] | None], ...] = ()
+        self._wanted: frozenset[str] = frozenset()
 
     def subscribe(self, callback: Callback, *, events: object = None) -> Callable[[], None]:
         """Register `callback` for `events` (None: every type); returns the unsubscriber."""
@@ -138,21 +140,24 @@ class Notifier:
         kinds = event_types(events)
         token = object()
         with self._lock:
-            self._subscribers = (*self._subscribers, (token, callback, kinds))
+            self._set((*self._subscribers, (token, callback, kinds)))
 
         def unsubscribe() -> None:
             """Stop delivering to this callback (calling it again does nothing)."""
             with self._lock:
-                self._subscribers = tuple(s for s in self._subscribers if s[0] is not token)
+                self._set(tuple(s for s in self._subscribers if s[0] is not token))
 
         return unsubscribe
 
+    def _set(self, subscribers: tuple[tuple[object, Callback, frozenset[str] | None], ...]) -> None:
+        wanted: set[str] = set()
+        for _, _, kinds in subscribers:
+            wanted.update(EVENT_TYPES if kinds is None else kinds)
+        self._subscribers, self._wanted = subscribers, frozenset(wanted)
+
     def wanted(self) -> frozenset[str]:
         """The notification types somebody listens to now (nothing is worked out for others)."""
-        out: set[str] = set()
-        for _, _, kinds in self._subscribers:
-            out.update(EVENT_TYPES if kinds is None else kinds)
-        return frozenset(out)
+        return self._wanted
 
     def deliver(self, notifications: Sequence[Notification]) -> None:
         """Call every subscriber of each notification's type; log what a callback raises."""
@@ -172,3 +177,27 @@ class Notifier:
                         callback,
                         notification.type,
                     )
+
+
+class Outbox:
+    """`with Outbox(notifier) as outbox:` collects one call's notifications and delivers them
+    when the block ends without an exception. Enter it before the store transaction, so that
+    transaction has committed by then. (A class: it is entered on every call.)"""
+
+    __slots__ = ("_notifier", "notifications")
+
+    def __init__(self, notifier: Notifier) -> None:
+        self._notifier = notifier
+        self.notifications: list[Notification] = []
+
+    def __enter__(self) -> list[Notification]:
+        return self.notifications
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None and self.notifications:
+            self._notifier.deliver(self.notifications)
