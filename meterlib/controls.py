@@ -17,6 +17,27 @@ customer's (meterlib has no plans, so Autumn's third tier never applies).
 
 `judge()` is check's verdict with the controls applied (autumn-check-track §5.5 and Autumn's
 `apiBalanceToAllowed`), also used to tell when a limit is reached and why.
+
+Where meterlib deliberately differs from Autumn (which resolves controls from plans too and
+charges top-ups through Stripe in a queued job):
+
+* No plan tier: the nearest entry wins, the entity's then the customer's.
+* One spend-limit rule for check and track: the nearest entry naming the feature wins, even
+  without `overage_limit` (Autumn's check and track paths disagree on that one case).
+* `usage_percentage` spend limits are a percentage of the included amounts of the subject's
+  recurring grants (Autumn: of its main recurring plans). Standalone grants contribute 0 in
+  Autumn, which would make such a limit a no-op; one-off grants (and so top-ups), rollovers
+  and manual adjustments are left out, as Autumn leaves out one-off plans, prepaid packs,
+  rollovers and adjustments. With no recurring allowance there is no cap, as in Autumn.
+* Auto top-ups run inside the deducting operation (track, check with send_event or a lock,
+  finalize) as a one-off grant of `quantity`, after paying down overage as Autumn does; the
+  application approves (and charges) through `Ledger(approve_topup=...)`. A refusal counts
+  as a failed attempt. A plain `check` never writes, so unlike Autumn it never tops up.
+  Autumn's rate limits hold (2 attempts per 10 minutes, 1 failure per hour, suspension after
+  3 failures in a row, the optional `purchase_limit`); writing `auto_topups` again lifts a
+  suspension (Autumn waits for a new payment method).
+* Autumn sends `billing.auto_topup_succeeded` / `billing.auto_topup_failed`; meterlib
+  delivers both as `balances.auto_topup` with `data["status"]` (see `notifications`).
 """
 
 from __future__ import annotations

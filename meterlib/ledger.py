@@ -102,7 +102,8 @@ class Ledger:
     clock the system clock. `reverse_deduction_order=True` drains the longest intervals first;
     `persist_overage_on_reset=True` carries free overage across a reset. `approve_topup`,
     if given, is asked (with a `TopupRequest`, inside the transaction) before each automatic
-    top-up and may refuse it by returning False: the place to charge for it.
+    top-up and may refuse it by returning False: the place to charge for it. It runs while
+    the store transaction is open, so it must be quick and must not call the ledger.
     """
 
     def __init__(
@@ -925,7 +926,9 @@ class Ledger:
         with_preview: bool = False,
     ) -> CheckResult:
         """May the subject use `required_balance` of the feature now? With `send_event` or
-        `lock`, the amount is also deducted (all of it or nothing) in the same transaction."""
+        `lock`, the amount is also deducted (all of it or nothing) in the same transaction.
+
+        A plain check writes nothing: unlike Autumn's, it never runs an auto top-up."""
         customer_id = validation.require_id(customer_id, "customer_id")
         feature_id = validation.require_id(feature_id, "feature_id")
         entity_id = validation.optional_id(entity_id, "entity_id")
