@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from meterlib.alerts import TopupRequest
 from meterlib.clock import ManualClock
 from meterlib.errors import (
     AlreadyExists,
@@ -21,6 +22,7 @@ from meterlib.errors import (
 )
 from meterlib.ledger import Ledger
 from meterlib.models import Customer, Entity, Feature
+from meterlib.notifications import Notification
 from meterlib.results import (
     Balance,
     BreakdownItem,
@@ -64,6 +66,7 @@ __all__ = [
     "MemoryStore",
     "MeterError",
     "NotFound",
+    "Notification",
     "Preview",
     "Reset",
     "Rollover",
@@ -71,5 +74,6 @@ __all__ = [
     "Store",
     "StoreError",
     "StoreSession",
+    "TopupRequest",
     "TrackResult",
 ]
