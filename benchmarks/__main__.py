@@ -205,11 +205,14 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
 
 
 def _disk_note(result: dict[str, Any]) -> str:
-    """How much each track read from the disk, big store vs small, when Linux tells."""
-    reads = result["disk_read_per_track"]
-    if reads["big"] is None or reads["small"] is None:
+    """Page reads (read system calls: SQLite cache misses) and disk bytes a track, when known."""
+    big, small = result["reads_per_track"]["big"], result["reads_per_track"]["small"]
+    if big is None or small is None:
         return ""
-    return f"; disk reads {reads['big'] / 1024:.1f} KiB vs {reads['small'] / 1024:.1f} KiB a track"
+    return (
+        f"; a track reads {big['read_calls']:.1f} vs {small['read_calls']:.1f} pages "
+        f"({big['disk_bytes'] / 1024:.1f} vs {small['disk_bytes'] / 1024:.1f} KiB from disk)"
+    )
 
 
 def _as_list(value: Any) -> list[dict[str, Any]]:

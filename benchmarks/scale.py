@@ -145,33 +145,36 @@ def _tracker(ledger: Ledger, customers: int, seed: int) -> Callable[[], object]:
     return track
 
 
-def _disk_read_per_call(op: Callable[[], object], calls: int) -> float | None:
-    """Bytes this process read from the block device per call of `op` (Linux), else None."""
+def _reads_per_call(op: Callable[[], object], calls: int) -> dict[str, float] | None:
+    """Read system calls (SQLite page-cache misses) and bytes read from the block device,
+    per call of `op`, from /proc/self/io (Linux); None elsewhere."""
 
-    def read_bytes() -> int | None:
+    def counters() -> dict[str, int] | None:
         try:
             with open("/proc/self/io", encoding="ascii") as io:
-                for line in io:
-                    if line.startswith("read_bytes:"):
-                        return int(line.split(":")[1])
+                return {k: int(v) for k, v in (line.split(":") for line in io)}
         except OSError:
-            pass
-        return None
+            return None
 
-    before = read_bytes()
+    before = counters()
     for _ in range(calls):
         op()
-    after = read_bytes()
-    return None if before is None or after is None else (after - before) / calls
+    after = counters()
+    if before is None or after is None:
+        return None
+    return {
+        "read_calls": (after["syscr"] - before["syscr"]) / calls,
+        "disk_bytes": (after["read_bytes"] - before["read_bytes"]) / calls,
+    }
 
 
 def _both(large: Ledger, little: Ledger, big: int, small: int, **timing: int) -> dict[str, Any]:
     """Random customers on each side, then one customer on each side."""
     big_track, small_track = _tracker(large, big, 1), _tracker(little, small, 2)
     spread = compare(big_track, small_track, **timing)
-    spread["disk_read_per_track"] = {
-        "big": _disk_read_per_call(big_track, timing["number"]),
-        "small": _disk_read_per_call(small_track, timing["number"]),
+    spread["reads_per_track"] = {
+        "big": _reads_per_call(big_track, timing["number"]),
+        "small": _reads_per_call(small_track, timing["number"]),
     }
     hot = compare(
         lambda: large.track("cus_0000001", "messages"),
