@@ -958,7 +958,13 @@ class Ledger:
             customer = self._customer(session, customer_id)
             entity = self._entity(session, customer_id, entity_id)
             subject = self._subject(
-                session, catalogue, customer, now, write=deducting, outbox=outbox, entity=entity
+                session,
+                catalogue,
+                customer,
+                now,
+                write=deducting,
+                outbox=outbox if deducting else None,  # a plain check notifies nothing
+                entity=entity,
             )
             pool = judged_pool(subject, feature, entity_id, required, properties=props)
             cost = catalogue.cost(feature, pool)
