@@ -14,7 +14,7 @@ from typing import Any
 from attrs import field, frozen
 
 from meterlib.instants import to_ms
-from meterlib.quantity import ZERO, to_json_number
+from meterlib.quantity import ZERO, json_safe, to_json_number
 
 FEATURE_TYPES = ("metered", "boolean", "credit_system")
 INTERVALS = ("minute", "hour", "day", "week", "month", "quarter", "semi_annual", "year")
@@ -79,9 +79,9 @@ class Customer:
             "fingerprint": None,
             "stripe_id": None,
             "env": "sandbox",
-            "metadata": dict(self.metadata),
+            "metadata": json_safe(self.metadata),
             "send_email_receipts": False,
-            "billing_controls": dict(self.billing_controls),
+            "billing_controls": json_safe(self.billing_controls),
         }
 
 
@@ -105,7 +105,7 @@ class Entity:
             "name": self.name,
             "created_at": to_ms(self.created_at, field="created_at"),
             "env": "sandbox",
-            "billing_controls": dict(self.billing_controls),
+            "billing_controls": json_safe(self.billing_controls),
         }
 
 
