@@ -874,9 +874,7 @@ class Ledger:
             self._entity(session, customer_id, entity_id)
             subject = self._subject(session, catalogue, customer, now, write=False)
             mine = [
-                g
-                for g in subject.grants.values()
-                if entity_id is None or g.entity_id == entity_id
+                g for g in subject.grants.values() if entity_id is None or g.entity_id == entity_id
             ]
             live = [g for g in mine if g.live_at(now)]
             dead = sorted((g for g in mine if not g.live_at(now)), key=lambda g: g.seq)
