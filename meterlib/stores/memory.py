@@ -18,6 +18,8 @@ class _State:
         self.entities: dict[tuple[str, str], Entity] = {}
         self.grants: dict[str, dict[str, Grant]] = {}  # customer_id -> grant id -> grant
         self.locks: dict[str, Lock] = {}
+        # customer_id -> lock_id -> lock: every check and track lists its customer's locks
+        self.customer_locks: dict[str, dict[str, Lock]] = {}
         self.events: list[tuple[int, int, EventRecord]] = []  # sorted by (timestamp, seq)
         self.idempotency: dict[str, int] = {}
         self.seqs: dict[str, int] = {}
@@ -115,15 +117,26 @@ class MemorySession:
         return self._s.locks.get(lock_id)
 
     def list_locks(self, customer_id: str) -> list[Lock]:
-        return sorted(
-            (lock for lock in self._s.locks.values() if lock.customer_id == customer_id),
-            key=lambda lock: (lock.created_at, lock.lock_id),
-        )
+        rows = self._s.customer_locks.get(customer_id)
+        if not rows:
+            return []
+        return sorted(rows.values(), key=lambda lock: (lock.created_at, lock.lock_id))
 
     def put_lock(self, lock: Lock) -> None:
+        old = self._s.locks.get(lock.lock_id)
+        if old is not None:
+            self._pop(self._s.customer_locks[old.customer_id], old.lock_id)
+        rows = self._s.customer_locks.get(lock.customer_id)
+        if rows is None:
+            rows = {}
+            self._set(self._s.customer_locks, lock.customer_id, rows)
+        self._set(rows, lock.lock_id, lock)
         self._set(self._s.locks, lock.lock_id, lock)
 
     def delete_lock(self, lock_id: str) -> None:
+        old = self._s.locks.get(lock_id)
+        if old is not None:
+            self._pop(self._s.customer_locks[old.customer_id], lock_id)
         self._pop(self._s.locks, lock_id)
 
     def add_event(self, event: EventRecord) -> None:
