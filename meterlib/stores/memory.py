@@ -143,8 +143,11 @@ class MemorySession:
         self._forbid_read_only()
         entry = (event.timestamp, event.seq, event)
         events = self._s.events
-        index = bisect.bisect_right(events, (event.timestamp, event.seq), key=lambda e: e[:2])
-        events.insert(index, entry)
+        key = (event.timestamp, event.seq)
+        if not events or events[-1][:2] <= key:
+            events.append(entry)  # the usual case: the newest event goes last
+        else:
+            events.insert(bisect.bisect_right(events, key, key=lambda e: e[:2]), entry)
         self._undo.append(lambda: events.remove(entry))
 
     def list_events(
