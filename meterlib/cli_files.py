@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
@@ -188,7 +189,7 @@ def import_(ctx: click.Context, /, *, file: IO[str], key_scope: str, derive_keys
     importer = Importer(state.ledger(), report)
     seen: dict[str, int] = {}
     with click.progressbar(
-        length=len(lines), label="importing", file=click.get_text_stream("stderr")
+        length=len(lines), label="importing", file=sys.stderr
     ) as bar:
         for number, text in enumerate(lines, start=1):
             if not text.strip():
@@ -276,7 +277,7 @@ def export(state: State, /, *, output: IO[str] | None, customer_id: str | None) 
             grouped[f"{kind}s"].append(record)
         echo_json(grouped)
         return
-    sink = output or click.get_text_stream("stdout")
+    sink = output or sys.stdout
     for record in records:
         sink.write(json.dumps(record, default=json_default) + "\n")
     if output is not None:

@@ -45,7 +45,7 @@ class CommandError(click.ClickException):
 
     def show(self, file: IO[Any] | None = None) -> None:
         """Print to stderr, as click does, without a traceback."""
-        click.echo(f"Error: {self.format_message()}", file=file or click.get_text_stream("stderr"))
+        click.echo(f"Error: {self.format_message()}", file=file, err=file is None)
 
 
 def parse_time(text: str) -> int | datetime:
