@@ -279,7 +279,8 @@ def _new_lots_top_down(
                 shift = intervals.add_months(start, length) - start
                 runs.append(_expiry_run(at, shift, final, first))
                 bottom = min(bottom, first)
-        for e, k, b in heapq.merge(*runs, reverse=True):
+        merged = runs[0] if len(runs) == 1 else heapq.merge(*runs, reverse=True)
+        for e, k, b in merged:
             if e <= now:
                 return
             yield k, b, e
