@@ -36,6 +36,7 @@ from meterlib.results import (
     Reset,
     Rollover,
     TrackResult,
+    UsageWindow,
 )
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
@@ -76,4 +77,5 @@ __all__ = [
     "StoreSession",
     "TopupRequest",
     "TrackResult",
+    "UsageWindow",
 ]

@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from attrs import evolve
 
-from meterlib import controls, resets, validation
+from meterlib import controls, resets, validation, windows
 from meterlib.checking import is_allowed, judged_pool, preview
 from meterlib.clock import Clock, read_clock, system_clock
 from meterlib.deduction import REJECT, apply_allowing
@@ -49,6 +49,7 @@ from meterlib.results import (
     Flag,
     GrantRow,
     TrackResult,
+    UsageWindow,
 )
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
@@ -907,6 +908,49 @@ class Ledger:
                     found = subject.flag(feature, entity_id)
                     if found is not None:
                         out[feature.id] = found
+            return out
+
+    def usage_limits(self, customer_id: str, *, entity_id: str | None = None) -> list[UsageWindow]:
+        """The usage limits the subject obeys now, each with what its current window counted.
+
+        One per feature and filter identity, features in catalogue order: an entity's own entry
+        (counted in the entity's window) wins over its customer's (counted in the customer's
+        shared window). Disabled winners, and limits on features the catalogue lacks, are left
+        out. A pure read: a window that has ended reads as 0, and nothing is written.
+        """
+        customer_id = validation.require_id(customer_id, "customer_id")
+        entity_id = validation.optional_id(entity_id, "entity_id")
+        now = self._now()
+        with self._tx(write=False) as (session, catalogue):
+            customer = self._customer(session, customer_id)
+            entity = self._entity(session, customer_id, entity_id)
+            subject = self._subject(session, catalogue, customer, now, write=False, entity=entity)
+            enforcement = subject.controls
+            assert enforcement is not None
+            resolved = enforcement.resolved(entity_id)
+            if not resolved.windowed:
+                return []
+            counters = enforcement.counters()
+            out: list[UsageWindow] = []
+            for feature in catalogue.ordered:
+                for limit, scope in resolved.usage_limits(feature.id):
+                    # the caps an event carrying exactly this filter meets include this one
+                    for cap in enforcement.caps(subject, feature, entity_id, dict(limit.filter)):
+                        if cap.limit != limit or cap.scope != scope:
+                            continue
+                        out.append(
+                            UsageWindow(
+                                feature_id=feature.id,
+                                limit=limit.limit,
+                                interval=limit.interval,
+                                anchor=limit.anchor,
+                                filter=dict(limit.filter),
+                                entity_id=scope,
+                                usage=windows.used(cap, counters.get(cap.key), now),
+                                window_start=to_datetime(cap.start),
+                                window_end=to_datetime(cap.end),
+                            )
+                        )
             return out
 
     # ------------------------------------------------------------------ check and track

@@ -325,3 +325,27 @@ class GrantRow:
             created_at=_ms(self.created_at),
         )
         return out
+
+
+@frozen(kw_only=True)
+class UsageWindow:
+    """A usage limit a customer or entity obeys now, and what its current window has counted.
+
+    `entity_id` names whose window counts: the entity's own (its own entry won), or None for
+    the customer's window, which the customer and every entity without its own entry share.
+    """
+
+    feature_id: str
+    limit: Decimal
+    interval: str  # "day" | "week" | "month" | "year"
+    anchor: str  # "billing_cycle" | "utc"
+    filter: dict[str, str] = field(factory=dict)  # event properties the limit counts ({}: all)
+    entity_id: str | None = None
+    usage: Decimal
+    window_start: datetime
+    window_end: datetime
+
+    @property
+    def remaining(self) -> Decimal:
+        """What the limit still lets through before its window ends (never below 0)."""
+        return max(Decimal(0), self.limit - self.usage)

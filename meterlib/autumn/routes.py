@@ -8,12 +8,13 @@ them, and it answers in Autumn's shapes, codes and statuses.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 from dateutil.relativedelta import relativedelta
 
+from meterlib import controls, validation
 from meterlib.autumn.wire import ABSENT, Body, invalid, strip_none
 from meterlib.errors import (
     AlreadyExists,
@@ -29,6 +30,7 @@ from meterlib.errors import (
     StoreError,
 )
 from meterlib.instants import to_datetime, to_ms
+from meterlib.quantity import json_safe, to_json_number
 
 if TYPE_CHECKING:
     from meterlib.ledger import Ledger
@@ -48,6 +50,7 @@ ERRORS: dict[tuple[type[MeterError], str | None], tuple[int, str | None]] = {
     (AlreadyExists, None): (409, "already_exists"),
     (AlreadyExists, "lock"): (409, "lock_already_exists"),
     (AlreadyExists, "feature"): (409, "duplicate_feature_id"),
+    (AlreadyExists, "entity"): (409, "entity_already_exists"),
     (InvalidRequest, None): (400, None),
     (StoreError, None): (500, "internal_error"),
     (MeterError, None): (400, None),  # never a 5xx for a caller's mistake: the SDK fails open
@@ -72,6 +75,7 @@ class Call:
     body: Any
     now: int
     subject: str | None = None  # what an error refers to, for `ERRORS`
+    api_version: str | None = None  # the x-api-version header, if the client sent one
 
 
 Handler = Callable[[Call], Any]
@@ -379,12 +383,132 @@ def list_balances(call: Call) -> Any:
     return {"list": page, "has_more": more, "next_cursor": str(offset + limit) if more else None}
 
 
+# --- billing controls ---------------------------------------------------------------------
+
+# the key order of Autumn's billing_controls object
+_CONTROL_KEYS = ("auto_topups", "spend_limits", "usage_limits", "usage_alerts", "overage_allowed")
+_BASES = ("balance", "included", "recurring", "usage_limit")  # a usage alert's 100%
+_SOURCE_SINCE = (2, 3)  # API versions from 2.3 tag each customer control with its `source`
+
+
+def _unsupported(path: str, what: str) -> NoReturn:
+    raise InvalidRequest(f"{path}: {what} not supported by meterlib", code="invalid_request")
+
+
+def _billing_controls(body: Body, *, entity: bool = False) -> dict[str, Any] | None:
+    """The body's `billing_controls`, checked whole before anything is read or written.
+
+    A malformed one is a 400 `invalid_inputs` naming the entry (`billing_controls.
+    usage_limits[0].interval: ...`). The SDK sends every usage alert with `basis: "balance"`,
+    which is what meterlib's alerts measure; it is dropped. What meterlib does not model
+    (`balance_allocations`, a usage limit entry that sets its window's `usage`, another
+    `basis`, an alert's `filter`) is a 400 `invalid_request`.
+    """
+    raw = body.mapping("billing_controls")
+    if raw is None:
+        return None
+    path = body.field("billing_controls")
+    if not entity and raw.get("balance_allocations") is not None:
+        _unsupported(f"{path}.balance_allocations", "balance allocations are")
+    limits = raw.get("usage_limits")
+    for i, entry in enumerate(limits if isinstance(limits, list) else ()):
+        if isinstance(entry, dict) and entry.get("usage") is not None and "limit" not in entry:
+            _unsupported(f"{path}.usage_limits[{i}].usage", "setting a window's usage is")
+    alerts = raw.get("usage_alerts")
+    if isinstance(alerts, list):
+        raw = {
+            **raw,
+            "usage_alerts": [
+                _usage_alert(a, f"{path}.usage_alerts[{i}]") for i, a in enumerate(alerts)
+            ],
+        }
+    try:
+        controls.validate(raw, entity=entity)
+    except InvalidRequest as exc:
+        if path == "billing_controls":
+            raise
+        prefix = path.removesuffix("billing_controls")
+        raise InvalidRequest(f"{prefix}{exc}", field=f"{prefix}{exc.field}") from None
+    return raw
+
+
+def _usage_alert(alert: object, path: str) -> object:
+    """A usage alert without the SDK's default `basis`; other bases and filters are refused."""
+    if not isinstance(alert, dict):
+        return alert  # controls.validate names the bad entry
+    basis = alert.get("basis")
+    if basis is not None and basis not in _BASES:
+        invalid(f"{path}.basis", f"expected one of {' | '.join(map(repr, _BASES))}")
+    if basis not in (None, "balance"):
+        _unsupported(f"{path}.basis", f"a usage alert's basis {basis!r} is")
+    if alert.get("filter") is not None:
+        _unsupported(f"{path}.filter", "a usage alert's filter is")
+    return {k: v for k, v in alert.items() if k not in ("basis", "filter")}
+
+
+def _filter_key(properties: Mapping[str, Any]) -> str:
+    """Autumn's filter identity of a usage limit: `k=v` pairs sorted by key, joined by `&`."""
+    return "&".join(f"{k}={v}" for k, v in sorted(properties.items()))
+
+
+def _tags_source(call: Call) -> bool:
+    """Whether the caller's API version shows `source` on each customer control (2.3 on)."""
+    parts = (call.api_version or "").split(".")[:2]
+    if not all(p.isdigit() for p in parts):
+        return True  # no version (or one we cannot read): the SDK's default, 2.5.0
+    return tuple(int(p) for p in parts) >= _SOURCE_SINCE
+
+
+def _controls_payload(
+    ledger: Ledger,
+    stored: Mapping[str, Any],
+    customer_id: str,
+    entity_id: str | None,
+    *,
+    source: str | None,
+) -> dict[str, Any]:
+    """Autumn's `billing_controls` of a customer or an entity: the stored entries (a key only
+    if it was ever written), each usage limit in force with its current window's `usage`."""
+    used: dict[tuple[str, str], Any] = {}
+    if stored.get("usage_limits"):
+        used = {
+            (w.feature_id, _filter_key(w.filter)): w.usage
+            for w in ledger.usage_limits(customer_id, entity_id=entity_id)
+            if w.entity_id == entity_id  # its own entries: the ones it shows
+        }
+    out: dict[str, Any] = {}
+    for key in _CONTROL_KEYS:
+        if key not in stored:
+            continue
+        entries: list[dict[str, Any]] = cast("list[dict[str, Any]]", json_safe(stored[key]))
+        for entry in entries:  # fresh dicts: json_safe copies
+            if key == "usage_limits":
+                props = (entry.get("filter") or {}).get("properties") or {}
+                usage = used.get((entry["feature_id"], _filter_key(props)))
+                if usage is not None:
+                    entry["usage"] = to_json_number(usage)
+            if source is not None:
+                entry["source"] = source
+        out[key] = entries
+    return out
+
+
 # --- customers ----------------------------------------------------------------------------
 
 
-def _customer_payload(ledger: Ledger, customer_id: str, expand: list[str]) -> dict[str, Any]:
-    """Autumn's Customer: every required key, balances and flags never null."""
-    out = ledger.get_customer(customer_id).to_dict()
+def _customer_payload(call: Call, customer_id: str, expand: list[str]) -> dict[str, Any]:
+    """Autumn's Customer: every required key, balances and flags never null, billing controls
+    with their windows' usage."""
+    ledger = call.ledger
+    customer = ledger.get_customer(customer_id)
+    out = customer.to_dict()
+    out["billing_controls"] = _controls_payload(
+        ledger,
+        customer.billing_controls,
+        customer_id,
+        None,
+        source="customer" if _tags_source(call) else None,
+    )
     features = {f.id: f.to_dict() for f in ledger.list_features()} if expand else {}
     balances = {}
     for fid, balance in ledger.balances(customer_id).items():
@@ -402,30 +526,57 @@ def _customer_payload(ledger: Ledger, customer_id: str, expand: list[str]) -> di
     return out
 
 
+def _customer_details(body: Body) -> dict[str, Any]:
+    """What a new customer is made with (get_or_create's body, entities.create's
+    customer_data), checked whole: `create_customer` arguments plus `billing_controls`."""
+    details = strip_none(
+        {
+            "name": validation.optional_id(body.text("name"), body.field("name")),
+            "email": validation.optional_id(body.text("email"), body.field("email")),
+            "billing_controls": _billing_controls(body),
+        }
+    )
+    metadata = body.mapping("metadata")
+    if metadata is not None:
+        details["metadata"] = validation.properties(metadata, body.field("metadata"))
+    for key in ("fingerprint", "stripe_id", "currency", "auto_enable_plan_id"):
+        body.text(key)
+    for key in ("create_in_stripe", "send_email_receipts"):
+        body.boolean(key)
+    body.nested("config")
+    return details
+
+
+def _ensure_customer(ledger: Ledger, customer_id: str, details: dict[str, Any]) -> None:
+    """Create the customer with `details` (billing controls applied) unless it exists; an
+    existing customer is left as it is, as Autumn does."""
+    try:
+        ledger.get_customer(customer_id)
+    except CustomerNotFound:
+        pass
+    else:
+        return
+    kwargs = dict(details)
+    billing_controls = kwargs.pop("billing_controls", None)
+    ledger.create_customer(customer_id, **kwargs)
+    if billing_controls:
+        ledger.update_customer(customer_id, billing_controls=billing_controls)
+
+
 def get_or_create_customer(call: Call) -> Any:
-    """`POST /v1/customers.get_or_create`: the customer, created with the given details if new."""
+    """`POST /v1/customers.get_or_create`: the customer, created with the given details if new.
+
+    The whole body, billing controls included, is checked before anything is created.
+    """
     body = Body(call.body)
     if body.data.get("customer_id") is None:
         invalid("customer_id", "meterlib needs a customer_id (customers without one are not kept)")
     customer_id = body.required_text("customer_id")
-    name = body.text("name")
-    email = body.text("email")
-    metadata = body.mapping("metadata")
-    for key in ("fingerprint", "stripe_id", "currency", "auto_enable_plan_id"):
-        body.text(key)
-    billing_controls = body.mapping("billing_controls")
+    details = _customer_details(body)
+    body.nested("billing_details")
     expand = body.texts("expand") or []
-    try:
-        call.ledger.get_customer(customer_id)
-        new = False
-    except CustomerNotFound:
-        new = True
-    call.ledger.create_customer(
-        customer_id, **strip_none({"name": name, "email": email, "metadata": metadata})
-    )
-    if new and billing_controls:
-        call.ledger.update_customer(customer_id, billing_controls=billing_controls)
-    return _customer_payload(call.ledger, customer_id, expand)
+    _ensure_customer(call.ledger, customer_id, details)
+    return _customer_payload(call, customer_id, expand)
 
 
 def get_customer(call: Call) -> Any:
@@ -433,7 +584,159 @@ def get_customer(call: Call) -> Any:
     body = Body(call.body)
     customer_id = body.required_text("customer_id")
     expand = body.texts("expand") or []
-    return _customer_payload(call.ledger, customer_id, expand)
+    return _customer_payload(call, customer_id, expand)
+
+
+def update_customer(call: Call) -> Any:
+    """`POST /v1/customers.update`: name, email, metadata and billing controls, in one write.
+
+    Billing controls are patched per key (a key given replaces its list, `[]` clears it);
+    metadata is merged into the stored one, a key sent as null is removed. Fields meterlib
+    does not keep (fingerprint, stripe_id, currency, config, ...) are checked and ignored.
+    """
+    body = Body(call.body)
+    customer_id = body.required_text("customer_id")
+    name = validation.optional_id(body.text("name"), "name")
+    email = validation.optional_id(body.text("email"), "email")
+    metadata = body.mapping("metadata")
+    for key in ("fingerprint", "stripe_id", "currency"):
+        body.text(key)
+    body.boolean("send_email_receipts")
+    body.nested("config")
+    body.nested("billing_details")
+    new_id = body.nullable_text("new_customer_id")
+    billing_controls = _billing_controls(body)
+    customer = call.ledger.get_customer(customer_id)
+    if new_id is None:
+        raise InvalidRequest("Customer ID cannot be set to null", code="invalid_request")
+    if isinstance(new_id, str) and new_id != customer_id:
+        _unsupported("new_customer_id", "changing a customer's id is")
+    merged = None
+    if metadata is not None:
+        merged = {**customer.metadata, **metadata}
+        merged = {k: v for k, v in merged.items() if v is not None}
+    call.ledger.update_customer(
+        customer_id,
+        **strip_none(
+            {
+                "name": name,
+                "email": email,
+                "metadata": merged,
+                "billing_controls": billing_controls,
+            }
+        ),
+    )
+    return _customer_payload(call, customer_id, [])
+
+
+# --- entities -----------------------------------------------------------------------------
+
+
+def _entity_payload(ledger: Ledger, customer_id: str, entity_id: str) -> dict[str, Any]:
+    """Autumn's Entity: its balances and flags as the entity sees them, and its own billing
+    controls (never the customer's it inherits), each usage limit with its `usage`."""
+    entity = ledger.get_entity(customer_id, entity_id)
+    out = entity.to_dict()
+    if out["feature_id"] is None:
+        del out["feature_id"]
+    out["billing_controls"] = _controls_payload(
+        ledger, entity.billing_controls, customer_id, entity_id, source=None
+    )
+    balances = {
+        fid: balance.to_dict()
+        for fid, balance in ledger.balances(customer_id, entity_id=entity_id).items()
+    }
+    flags = {
+        fid: flag.to_dict() for fid, flag in ledger.flags(customer_id, entity_id=entity_id).items()
+    }
+    out.update(subscriptions=[], purchases=[], balances=balances, flags=flags)
+    return out
+
+
+def _entity_owner(ledger: Ledger, entity_id: str) -> str | None:
+    """The customer that has an entity of this id (entities.get / update without customer_id);
+    400 `entity_id_required` when several do, None when none does."""
+    owners = []
+    for customer in ledger.list_customers():
+        try:
+            ledger.get_entity(customer.id, entity_id)
+        except EntityNotFound:
+            continue
+        owners.append(customer.id)
+    if len(owners) > 1:
+        raise InvalidRequest(
+            f"More than one customer has an entity with ID '{entity_id}'. Include customer_id "
+            f"in the request so we know which one to use.",
+            code="entity_id_required",
+        )
+    return owners[0] if owners else None
+
+
+def create_entity(call: Call) -> Any:
+    """`POST /v1/entities.create`: an entity of a non-consumable feature (a seat, a workspace),
+    its customer created from `customer_data` if missing; everything is checked first."""
+    body = Body(call.body)
+    feature_id = body.required_text("feature_id")
+    customer_id = body.required_text("customer_id")
+    entity_id = validation.require_id(body.required_text("entity_id"), "entity_id")
+    name = validation.optional_id(body.text("name"), "name")
+    billing_controls = _billing_controls(body, entity=True)
+    customer_data = body.nested("customer_data")
+    details = {} if customer_data is None else _customer_details(customer_data)
+    feature = call.ledger.get_feature(feature_id)
+    if feature.consumable:
+        raise InvalidRequest(
+            f"Feature '{feature_id}' is consumable (e.g. credits, API calls). Entities can only "
+            f"be created for non-consumable features (e.g. seats).",
+            code="invalid_request",
+        )
+    try:
+        call.ledger.get_entity(customer_id, entity_id)
+    except (CustomerNotFound, EntityNotFound):
+        pass
+    else:
+        call.subject = "entity"
+        raise AlreadyExists(f"Entity {entity_id} already exists")
+    _ensure_customer(call.ledger, customer_id, details)
+    call.ledger.create_entity(
+        customer_id, entity_id, feature_id=feature_id, **strip_none({"name": name})
+    )
+    if billing_controls:
+        call.ledger.update_entity(customer_id, entity_id, billing_controls=billing_controls)
+    return _entity_payload(call.ledger, customer_id, entity_id)
+
+
+def get_entity(call: Call) -> Any:
+    """`POST /v1/entities.get`: without customer_id, the entity is looked for in every customer
+    (404 `entity_not_found` where Autumn answers a 500)."""
+    body = Body(call.body)
+    entity_id = body.required_text("entity_id")
+    customer_id = body.text("customer_id") or _entity_owner(call.ledger, entity_id)
+    if customer_id is None:
+        raise EntityNotFound(entity_id)
+    return _entity_payload(call.ledger, customer_id, entity_id)
+
+
+def update_entity(call: Call) -> Any:
+    """`POST /v1/entities.update`: the entity's billing controls, patched per key as a
+    customer's (an entity has no auto_topups)."""
+    body = Body(call.body)
+    entity_id = body.required_text("entity_id")
+    customer_id = body.text("customer_id")
+    billing_controls = _billing_controls(body, entity=True)
+    if customer_id is None:
+        customer_id = _entity_owner(call.ledger, entity_id)
+        if customer_id is None:
+            raise NotFound(
+                f"No customer found for entity '{entity_id}'. Pass customer_id to identify "
+                f"the customer.",
+                code="customer_not_found",
+            )
+    if billing_controls is None:
+        call.ledger.get_entity(customer_id, entity_id)
+    else:
+        call.ledger.update_entity(customer_id, entity_id, billing_controls=billing_controls)
+    return _entity_payload(call.ledger, customer_id, entity_id)
 
 
 # --- events -------------------------------------------------------------------------------
@@ -597,6 +900,10 @@ ROUTES: dict[str, Handler] = {
     "balances.list": list_balances,
     "customers.get_or_create": get_or_create_customer,
     "customers.get": get_customer,
+    "customers.update": update_customer,
+    "entities.create": create_entity,
+    "entities.get": get_entity,
+    "entities.update": update_entity,
     "events.list": list_events,
     "features.create": create_feature,
     "features.get": get_feature,

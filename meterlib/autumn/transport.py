@@ -75,8 +75,14 @@ class AutumnTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             )
         if method.upper() != "POST":
             return _error(405, "method_not_allowed", f"{path} takes POST, not {method}")
-        key = httpx.Headers(headers).get("idempotency-key")
-        call = Call(ledger=self.ledger, body=None, now=read_clock(self.ledger.clock))
+        given = httpx.Headers(headers)
+        key = given.get("idempotency-key")
+        call = Call(
+            ledger=self.ledger,
+            body=None,
+            now=read_clock(self.ledger.clock),
+            api_version=given.get("x-api-version"),
+        )
         try:
             call.body = parse_json(content)
             if key:
