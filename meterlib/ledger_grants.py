@@ -1,0 +1,406 @@
+"""Ledger calls that change grants: create, update and delete, with Autumn's target/delta rules."""
+
+from __future__ import annotations
+
+from attrs import evolve
+
+from meterlib import resets, validation
+from meterlib.deduction import apply_allowing
+from meterlib.errors import (
+    AlreadyExists,
+    BalanceNotFound,
+    InvalidRequest,
+)
+from meterlib.instants import optional_ms, to_datetime
+from meterlib.ledger_core import LedgerCore, _one_of
+from meterlib.models import (
+    ONE_OFF,
+    Customer,
+    Entity,
+    Feature,
+    Grant,
+)
+from meterlib.quantity import ZERO
+from meterlib.results import (
+    Balance,
+)
+from meterlib.subject import Catalogue, Subject
+
+
+class GrantCalls(LedgerCore):
+    """Adding, changing and removing grants."""
+
+    def create(
+        self,
+        customer_id: str,
+        feature_id: str,
+        *,
+        entity_id: str | None = None,
+        included: object = None,
+        included_grant: object = None,
+        granted_balance: object = None,
+        unlimited: bool = False,
+        reset: object = None,
+        rollover: object = None,
+        expires_at: object = None,
+        next_reset_at: object = None,
+        balance_id: str | None = None,
+        overage_allowed: bool = False,
+        max_purchase: object = None,
+        plan_id: str | None = None,
+    ) -> Balance | None:
+        """Add a grant (a new breakdown row; grants stack). Creates a missing customer, entity
+        or metered feature. Returns the subject's balance of the feature (None for a flag)."""
+        customer_id = validation.require_id(customer_id, "customer_id")
+        feature_id = validation.require_id(feature_id, "feature_id")
+        entity_id = validation.optional_id(entity_id, "entity_id")
+        amount = validation.non_negative(
+            _one_of(
+                "included",
+                included=included,
+                included_grant=included_grant,
+                granted_balance=granted_balance,
+            ),
+            "included",
+        )
+        unlimited = validation.flag(unlimited, "unlimited")
+        schedule = validation.reset(reset)
+        rule = validation.rollover(rollover)
+        expiry = optional_ms(expires_at or None, field="expires_at")
+        first_reset = optional_ms(next_reset_at, field="next_reset_at")
+        balance_id = validation.optional_id(balance_id, "balance_id")
+        overage_allowed = validation.flag(overage_allowed, "overage_allowed")
+        cap = validation.non_negative(max_purchase, "max_purchase")
+        plan_id = validation.optional_id(plan_id, "plan_id")
+        interval, count = schedule if schedule is not None else (ONE_OFF, 1)
+        now = self._now()
+
+        def refuse(message: str) -> InvalidRequest:
+            return InvalidRequest(message, code="invalid_request")
+
+        if unlimited and schedule is not None and interval != ONE_OFF:
+            raise refuse("unlimited grants do not reset: pass either unlimited=True or reset=")
+        if rule is not None and schedule is None:
+            raise refuse("Rollover cannot be provided for one-time balances: pass reset= too")
+        if (
+            rule is not None
+            and interval in ("minute", "hour")
+            and rule.max is None
+            and rule.max_percentage is None
+        ):
+            # one lot per boundary would pile up tens of thousands of live rollovers a month
+            raise refuse(
+                f"rollover on a {interval} reset needs a cap: pass rollover max or max_percentage"
+            )
+        if first_reset is not None:
+            if interval == ONE_OFF:
+                raise refuse("next_reset_at requires a reset interval to be provided")
+            if first_reset <= now:
+                raise refuse("next_reset_at must be in the future")
+            if expiry is not None and first_reset >= expiry:
+                raise refuse("next_reset_at must occur before expires_at")
+        if expiry is not None and expiry <= now:
+            raise refuse("expires_at must be in the future")
+        if cap is not None and not overage_allowed:
+            raise refuse("max_purchase caps overage: pass overage_allowed=True with it")
+        if rule is not None and expiry is not None and interval != ONE_OFF:
+            from meterlib.intervals import add  # noqa: PLC0415
+
+            first = add(now, interval, count)
+            if first > expiry:
+                raise refuse("expires_at occurs before the next rollover event")
+
+        with self._tx(write=True) as (session, catalogue):
+            feature = catalogue.by_id.get(feature_id)
+            if feature is None:
+                feature = Feature(id=feature_id, seq=session.next_seq("feature"))
+                session.add_feature(feature)
+                catalogue = Catalogue([*catalogue.ordered, feature])  # noqa: PLW2901
+            customer = session.get_customer(customer_id)
+            if customer is None:
+                customer = Customer(id=customer_id, created_at=to_datetime(now))
+                session.put_customer(customer)
+            if entity_id is not None:
+                entity = session.get_entity(customer_id, entity_id)
+                if entity is None:
+                    entity = Entity(
+                        id=entity_id, customer_id=customer_id, created_at=to_datetime(now)
+                    )
+                    session.put_entity(entity)
+                if entity.feature_id == feature_id:
+                    raise refuse("Cannot give an entity a balance of its own feature type")
+            if feature.type == "boolean":
+                if amount is not None or unlimited or schedule is not None or rule is not None:
+                    raise InvalidRequest(
+                        f"feature {feature_id} is boolean: it takes no included, unlimited, "
+                        "reset or rollover",
+                        field="included",
+                    )
+            elif feature.type == "metered":
+                if (amount is None) == (not unlimited):
+                    raise InvalidRequest(
+                        f"included: a metered grant needs exactly one of included= or "
+                        f"unlimited=True (feature {feature_id})",
+                        field="included",
+                    )
+                if not feature.consumable:
+                    if rule is not None:
+                        raise refuse("Rollover is not supported for continuous use features")
+                    interval, count, first_reset = ONE_OFF, 1, None
+            subject = self._subject(session, catalogue, customer, now, write=True)
+            if balance_id is not None and any(
+                balance_id in (g.balance_id, g.id) for g in subject.loaded.values()
+            ):
+                raise AlreadyExists(
+                    f"balance_id '{balance_id}' is already in use for this customer"
+                )
+            if feature.type == "boolean" and subject.flag(feature, entity_id) is not None:
+                raise AlreadyExists(
+                    f"A boolean entitlement {feature_id} already exists for customer {customer_id}"
+                )
+            anchor, period, next_at = (
+                resets.new_schedule(interval, count, created_at=now, first_reset_at=first_reset)
+                if not unlimited
+                else (None, 0, None)
+            )
+            seq = session.next_seq("grant")
+            grant = Grant(
+                id=f"grant_{seq}",
+                seq=seq,
+                customer_id=customer_id,
+                feature_id=feature_id,
+                entity_id=entity_id,
+                balance_id=balance_id,
+                plan_id=plan_id,
+                included=amount or ZERO,
+                unlimited=unlimited,
+                interval=interval,
+                interval_count=count,
+                anchor=anchor,
+                period=period,
+                next_reset_at=next_at,
+                rollover=rule,
+                balance=ZERO if unlimited else (amount or ZERO),
+                expires_at=expiry,
+                created_at=now,
+                overage_allowed=overage_allowed,
+                max_purchase=cap,
+            )
+            subject.add(grant)
+            subject.save()
+            if feature.type == "boolean":
+                return None
+            return subject.balance(feature, entity_id)
+
+    def _targets(
+        self,
+        subject: Subject,
+        feature: Feature,
+        entity_id: str | None,
+        *,
+        interval: str | None,
+        balance_id: str | None,
+    ) -> list[Grant]:
+        usable, _ = subject.rows((feature.id,), entity_id)
+        return [
+            g
+            for g in usable
+            if (interval is None or g.interval == interval)
+            and (balance_id is None or balance_id in (g.public_id, g.id))
+        ]
+
+    def update(
+        self,
+        customer_id: str,
+        feature_id: str,
+        *,
+        entity_id: str | None = None,
+        remaining: object = None,
+        current_balance: object = None,
+        add_to_balance: object = None,
+        usage: object = None,
+        included: object = None,
+        included_grant: object = None,
+        granted_balance: object = None,
+        interval: str | None = None,
+        balance_id: str | None = None,
+        next_reset_at: object = None,
+        expires_at: object = None,
+    ) -> Balance | None:
+        """Change grants of a feature with Autumn's target/delta algorithm; returns the balance."""
+        customer_id = validation.require_id(customer_id, "customer_id")
+        feature_id = validation.require_id(feature_id, "feature_id")
+        entity_id = validation.optional_id(entity_id, "entity_id")
+        target_remaining = validation.optional_quantity(
+            _one_of("remaining", remaining=remaining, current_balance=current_balance), "remaining"
+        )
+        delta = validation.optional_quantity(add_to_balance, "add_to_balance")
+        target_usage = validation.optional_quantity(usage, "usage")
+        target_grant = validation.non_negative(
+            _one_of(
+                "included",
+                included=included,
+                included_grant=included_grant,
+                granted_balance=granted_balance,
+            ),
+            "included",
+        )
+        selector = None if interval is None else validation.interval(interval)
+        balance_id = validation.optional_id(balance_id, "balance_id")
+        new_reset = optional_ms(next_reset_at, field="next_reset_at")
+        new_expiry = optional_ms(expires_at, field="expires_at")
+        if delta is not None and target_remaining is not None:
+            raise InvalidRequest(
+                "Cannot specify both add_to_balance and remaining", field="add_to_balance"
+            )
+        if target_usage is not None and target_remaining is not None:
+            raise InvalidRequest("Cannot specify both usage and remaining", field="usage")
+        now = self._now()
+        if new_expiry is not None and new_expiry <= now:
+            raise InvalidRequest("expires_at must be in the future", code="invalid_request")
+        if new_reset is not None and new_reset <= now:
+            raise InvalidRequest("next_reset_at must be in the future", code="invalid_request")
+
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
+            feature = self._feature(catalogue, feature_id)
+            customer = self._customer(session, customer_id)
+            self._entity(session, customer_id, entity_id)
+            subject = self._subject(session, catalogue, customer, now, write=True, outbox=outbox)
+            targets = self._targets(
+                subject, feature, entity_id, interval=selector, balance_id=balance_id
+            )
+            if not targets:
+                raise BalanceNotFound(
+                    f"No balances to update for feature {feature_id}, customer {customer_id}"
+                    + (f", entity {entity_id}" if entity_id else "")
+                    + (f", interval {selector}" if selector else "")
+                    + (f", balance_id {balance_id}" if balance_id else "")
+                )
+            first = targets[0]
+            if target_remaining is not None or delta is not None:
+                if first.unlimited:
+                    value = (
+                        target_remaining
+                        if target_remaining is not None
+                        else first.balance + (delta or ZERO)
+                    )
+                    subject.apply({first.id: evolve(first, balance=value)})
+                else:
+                    amount = (
+                        -(delta or ZERO)
+                        if target_remaining is None
+                        else sum((g.balance for g in targets), ZERO) - target_remaining
+                    )
+                    subject.apply(apply_allowing(targets, amount))
+                targets = [subject.grants[g.id] for g in targets]
+            if target_usage is not None:
+                if targets[0].unlimited:
+                    subject.apply({targets[0].id: evolve(targets[0], balance=-target_usage)})
+                else:
+                    grant_total = sum((g.included_grant for g in targets), ZERO)
+                    amount = sum((g.balance for g in targets), ZERO) - (grant_total - target_usage)
+                    subject.apply(apply_allowing(targets, amount))
+                targets = [subject.grants[g.id] for g in targets]
+            if target_grant is not None:
+                head = targets[0]
+                adjustment = target_grant - sum((g.included for g in targets), ZERO)
+                subject.apply({head.id: evolve(head, adjustment=adjustment)})
+                targets = [subject.grants[g.id] for g in targets]
+            if new_reset is not None:
+                target = min(
+                    targets,
+                    key=lambda g: (g.next_reset_at is None, g.next_reset_at or 0),
+                )
+                if target.interval == ONE_OFF or target.unlimited:
+                    raise InvalidRequest(
+                        f"Cannot update next reset at for lifetime balance (feature {feature_id},"
+                        f" customer {customer_id})",
+                        code="invalid_request",
+                    )
+                if target.expires_at is not None and new_reset >= target.expires_at:
+                    raise InvalidRequest(
+                        "next_reset_at must occur before expires_at", code="invalid_request"
+                    )
+                anchor, period, next_at = resets.new_schedule(
+                    target.interval, target.interval_count, created_at=now, first_reset_at=new_reset
+                )
+                subject.apply(
+                    {target.id: evolve(target, anchor=anchor, period=period, next_reset_at=next_at)}
+                )
+                targets = [subject.grants[g.id] for g in targets]
+            if new_expiry is not None:
+                target = min(targets, key=lambda g: (g.expires_at is None, g.expires_at or 0))
+                subject.apply({target.id: evolve(target, expires_at=new_expiry)})
+            subject.settle([feature], entity_id, None, topups=False)
+            subject.save()
+            return subject.balance(feature, entity_id)
+
+    def delete(
+        self,
+        customer_id: str,
+        *,
+        feature_id: str | None = None,
+        entity_id: str | None = None,
+        balance_id: str | None = None,
+        interval: str | None = None,
+        recalculate_balances: bool = False,
+    ) -> None:
+        """Remove grants; with `recalculate_balances` their usage moves onto the grants left."""
+        customer_id = validation.require_id(customer_id, "customer_id")
+        feature_id = validation.optional_id(feature_id, "feature_id")
+        entity_id = validation.optional_id(entity_id, "entity_id")
+        balance_id = validation.optional_id(balance_id, "balance_id")
+        selector = None if interval is None else validation.interval(interval)
+        recalculate = validation.flag(recalculate_balances, "recalculate_balances")
+        if recalculate and feature_id is None:
+            raise InvalidRequest(
+                "feature_id is required when recalculate_balances is true",
+                code="invalid_request",
+                field="feature_id",
+            )
+        now = self._now()
+        with self._tx(write=True) as (session, catalogue):
+            features = (
+                [self._feature(catalogue, feature_id)]
+                if feature_id is not None
+                else catalogue.ordered
+            )
+            customer = self._customer(session, customer_id)
+            self._entity(session, customer_id, entity_id)
+            subject = self._subject(session, catalogue, customer, now, write=True)
+            targets: list[Grant] = []
+            for feature in features:
+                usable, extra = subject.rows((feature.id,), entity_id)
+                targets += [
+                    g
+                    for g in (*usable, *extra)
+                    if (selector is None or g.interval == selector)
+                    and (balance_id is None or balance_id in (g.public_id, g.id))
+                ]
+            if not targets:
+                raise BalanceNotFound(
+                    f"Balance not found for feature {feature_id} and customer {customer_id}"
+                )
+            if recalculate:
+                feature = features[0]
+                usage = sum((g.included_grant - g.balance for g in targets), ZERO)
+                target_ids = {g.id for g in targets}
+                usable, _ = subject.rows((feature.id,), entity_id)
+                survivors = [g for g in usable if g.id not in target_ids]
+                if usage > 0 and not survivors:
+                    carrier = evolve(
+                        targets[0],
+                        balance=-usage,
+                        adjustment=-targets[0].included,
+                        anchor=None,
+                        period=0,
+                        next_reset_at=None,
+                    )
+                    subject.remove(g.id for g in targets[1:])
+                    subject.apply({carrier.id: carrier})
+                else:
+                    subject.remove(target_ids)
+                    subject.apply(apply_allowing(survivors, usage))
+            else:
+                subject.remove(g.id for g in targets)
+            subject.save()

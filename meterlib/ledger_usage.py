@@ -1,0 +1,392 @@
+"""Ledger calls that use balances: check, track, batch_track, finalize, events, idempotency."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from meterlib import validation
+from meterlib.checking import is_allowed, judged_pool, preview
+from meterlib.deduction import REJECT
+from meterlib.errors import (
+    AlreadyExists,
+    DuplicateIdempotencyKey,
+    FeatureNotFound,
+    InvalidRequest,
+    LockNotFound,
+)
+from meterlib.instants import optional_ms, to_datetime
+from meterlib.ledger_core import DAY_MS, LedgerCore
+from meterlib.models import (
+    Lock,
+    LockItem,
+)
+from meterlib.notifications import Notification
+from meterlib.quantity import ZERO, to_quantity
+from meterlib.results import (
+    Balance,
+    CheckResult,
+    Event,
+    EventPage,
+    TrackResult,
+)
+from meterlib.stores.protocol import StoreSession
+from meterlib.subject import Catalogue
+from meterlib.tracking import TrackArgs, apply_track, parse_track, picked_pool, to_deduction
+
+
+class UsageCalls(LedgerCore):
+    """Checking, tracking and settling usage, and reading it back."""
+
+    def check(
+        self,
+        customer_id: str,
+        feature_id: str,
+        *,
+        entity_id: str | None = None,
+        required_balance: object = 1,
+        send_event: bool = False,
+        properties: Mapping[str, Any] | None = None,
+        lock: Mapping[str, Any] | None = None,
+        with_preview: bool = False,
+    ) -> CheckResult:
+        """May the subject use `required_balance` of the feature now? With `send_event` or
+        `lock`, the amount is also deducted (all of it or nothing) in the same transaction.
+
+        A plain check writes nothing: unlike Autumn's, it never runs an auto top-up."""
+        customer_id = validation.require_id(customer_id, "customer_id")
+        feature_id = validation.require_id(feature_id, "feature_id")
+        entity_id = validation.optional_id(entity_id, "entity_id")
+        required = to_quantity(required_balance, field="required_balance")
+        send_event = validation.flag(send_event, "send_event")
+        props = validation.properties(properties)
+        held = validation.lock(lock)
+        with_preview = validation.flag(with_preview, "with_preview")
+        now = self._now()
+        if held is not None and held[1] is not None and held[1] > now + DAY_MS:
+            raise InvalidRequest(
+                "Lock expires_at cannot be more than 1 day from now", code="invalid_request"
+            )
+        deducting = send_event or held is not None
+        with self._notifying() as outbox, self._tx(write=deducting) as (session, catalogue):
+            feature = self._feature(catalogue, feature_id)
+            if deducting and feature.type == "boolean":
+                raise InvalidRequest(
+                    "send_event cannot be used with boolean features, which are flags rather "
+                    "than usage-tracked",
+                    code="invalid_request",
+                )
+            if held is not None and feature.type == "metered" and not feature.consumable:
+                raise InvalidRequest(
+                    "Lock is not supported for allocated features", code="invalid_request"
+                )
+            customer = self._customer(session, customer_id)
+            entity = self._entity(session, customer_id, entity_id)
+            subject = self._subject(
+                session,
+                catalogue,
+                customer,
+                now,
+                write=deducting,
+                outbox=outbox if deducting else None,  # a plain check notifies nothing
+                entity=entity,
+            )
+            pool = judged_pool(subject, feature, entity_id, required, properties=props)
+            cost = catalogue.cost(feature, pool)
+            converted = required * cost
+            display = subject.balance(pool, entity_id) if pool.type != "boolean" else None
+            flag = subject.flag(pool, entity_id) if pool.type == "boolean" else None
+
+            def result(allowed: bool, shown: Balance | None, balances: Any = None) -> CheckResult:
+                shown_preview = None
+                if with_preview and not allowed:
+                    had = display is not None or flag is not None
+                    shown_preview = preview(feature, had_balance=had)
+                return CheckResult(
+                    allowed=allowed,
+                    customer_id=customer_id,
+                    entity_id=entity_id,
+                    feature_id=feature.id,
+                    required_balance=converted,
+                    balance=shown,
+                    flag=flag,
+                    preview=shown_preview,
+                    balances=balances,
+                    with_preview=with_preview,
+                )
+
+            if not deducting:
+                if pool.type == "boolean":
+                    return result(flag is not None, None)
+                has = subject.has_any(pool, entity_id, display=False)
+                allowed = has and is_allowed(
+                    subject, pool, entity_id, converted, properties=props, member=feature
+                )
+                return result(allowed, display)
+
+            if held is not None and session.get_lock(held[0]) is not None:
+                raise AlreadyExists(
+                    f"A lock with ID {held[0]!r} already exists; finalize it or use a new lock_id"
+                )
+            if display is None and required > 0:
+                return result(False, None)
+            outcome = subject.deduct(feature, required, entity_id, REJECT, props)
+            if outcome.leftover > 0:
+                return result(False, display)
+            subject.apply(outcome.grants)
+            subject.record_event(
+                feature_id=feature.id,
+                event_name=None,
+                entity_id=entity_id,
+                value=required,
+                properties=props,
+                timestamp=now,
+                changes=outcome.changes,
+            )
+            if held is not None:
+                session.put_lock(
+                    Lock(
+                        lock_id=held[0],
+                        customer_id=customer_id,
+                        feature_id=feature.id,
+                        entity_id=entity_id,
+                        value=required,
+                        items=tuple(
+                            LockItem(
+                                grant_id=c.grant_id,
+                                rollover_id=c.rollover_id,
+                                cost=c.cost,
+                                balance_delta=c.balance_delta,
+                                value_delta=c.value_delta,
+                            )
+                            for c in outcome.changes
+                        ),
+                        created_at=now,
+                        expires_at=held[1],
+                        properties=props,
+                    )
+                )
+            subject.settle([feature], entity_id, props)
+            subject.save()
+            relevant = catalogue.relevant(feature)
+            after = {f.id: subject.balance(f, entity_id) for f in relevant}
+            shown = after.get(picked_pool(subject, feature, outcome.changes, entity_id).id)
+            if shown is None:
+                shown = after.get(feature.id)
+            return result(True, shown, after if len(relevant) > 1 else None)
+
+    def _claim(self, session: StoreSession, key: str, now: int) -> None:
+        """Claim an idempotency key for 24 h; DuplicateIdempotencyKey if it is held."""
+        until = session.get_idempotency_key(key)
+        if until is not None and until > now:
+            raise DuplicateIdempotencyKey(key.split(":", 1)[1])
+        session.put_idempotency_key(key, now + DAY_MS)
+
+    def claim_idempotency_key(self, key: str, *, scope: str = "request") -> None:
+        """Claim `key` in `scope` for 24 h of clock time; DuplicateIdempotencyKey on a repeat.
+
+        The Autumn bridge uses it for the `Idempotency-Key` header; `track` claims its own
+        keys in the "track" scope.
+        """
+        key = validation.require_id(key, "idempotency_key")
+        now = self._now()
+        with self._tx(write=True) as (session, _):
+            self._claim(session, f"{scope}:{key}", now)
+
+    def release_idempotency_key(self, key: str, *, scope: str = "request") -> None:
+        """Forget a claim (the bridge does this when the request it guarded failed)."""
+        key = validation.require_id(key, "idempotency_key")
+        with self._tx(write=True) as (session, _):
+            session.put_idempotency_key(f"{scope}:{key}", 0)
+
+    def track(
+        self,
+        customer_id: str,
+        feature_id: str | None = None,
+        *,
+        event_name: str | None = None,
+        value: object = 1,
+        entity_id: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        timestamp: object = None,
+        overage_behavior: str = "cap",
+    ) -> TrackResult:
+        """Record usage and deduct it (negative values give back) in Autumn's order."""
+        now = self._now()
+        args = parse_track(
+            {
+                "customer_id": customer_id,
+                "feature_id": feature_id,
+                "event_name": event_name,
+                "value": value,
+                "entity_id": entity_id,
+                "properties": properties,
+                "idempotency_key": idempotency_key,
+                "timestamp": timestamp,
+                "overage_behavior": overage_behavior,
+            },
+            now,
+        )
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
+            return self._track(session, catalogue, now, args, outbox)
+
+    def _track(
+        self,
+        session: StoreSession,
+        catalogue: Catalogue,
+        now: int,
+        args: TrackArgs,
+        outbox: list[Notification] | None = None,
+    ) -> TrackResult:
+        customer = self._customer(session, args.customer_id)
+        entity = self._entity(session, customer.id, args.entity_id)
+        if args.feature_id is not None:
+            tracked = [self._feature(catalogue, args.feature_id)]
+        else:
+            name = args.event_name
+            tracked = [f for f in catalogue.ordered if name in f.event_names]
+            if not tracked:
+                raise FeatureNotFound(
+                    str(name), message=f"No features found for event name: {name}"
+                )
+        if args.idempotency_key is not None:
+            self._claim(session, f"track:{args.idempotency_key}", now)
+        subject = self._subject(
+            session, catalogue, customer, now, write=True, outbox=outbox, entity=entity
+        )
+        return apply_track(subject, tracked, args)
+
+    def batch_track(self, items: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
+        """Apply tracks in list order, all or nothing; result i is the state after item i."""
+        if isinstance(items, Mapping | str) or not isinstance(items, Sequence):
+            raise InvalidRequest("items: expected a list of track argument dicts", field="items")
+        now = self._now()
+        parsed = []
+        for index, item in enumerate(items):
+            if not isinstance(item, Mapping):
+                raise InvalidRequest(f"items[{index}]: expected a dict", field="items")
+            try:
+                parsed.append(parse_track(item, now))
+            except InvalidRequest as exc:
+                raise InvalidRequest(
+                    f"items[{index}]: {exc.message}", code=exc.code, field=exc.field
+                ) from exc
+        if not parsed:
+            return []
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
+            # touch the customers in one fixed order first: a store that locks per customer
+            # (PostgreSQL) then never deadlocks two batches naming them in opposite orders
+            for customer_id in sorted({args.customer_id for args in parsed}):
+                session.get_customer(customer_id)
+            return [self._track(session, catalogue, now, args, outbox) for args in parsed]
+
+    def finalize(
+        self,
+        lock_id: str,
+        *,
+        action: str = "confirm",
+        override_value: object = None,
+        properties: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Settle a lock: "confirm" keeps what it held (or `override_value`); "release" frees it."""
+        lock_id = validation.require_id(lock_id, "lock_id")
+        if action not in ("confirm", "release"):
+            raise InvalidRequest(
+                f'action: expected "confirm" or "release" (received {action!r})', field="action"
+            )
+        override = validation.optional_quantity(override_value, "override_value")
+        if override is not None and action == "release":
+            raise InvalidRequest(
+                "override_value: override_value cannot be provided when action is release",
+                field="override_value",
+            )
+        props = None if properties is None else validation.properties(properties)
+        now = self._now()
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
+            lock = session.get_lock(lock_id)
+            if lock is None:
+                raise LockNotFound(lock_id)
+            customer = self._customer(session, lock.customer_id)
+            subject = self._subject(session, catalogue, customer, now, write=True, outbox=outbox)
+            lock = session.get_lock(lock_id)  # an expired lock was just released by catch-up
+            if lock is None:
+                raise LockNotFound(lock_id)
+            final = (
+                ZERO if action == "release" else (override if override is not None else lock.value)
+            )
+            subject.settle_lock(lock, final_value=final, properties=props, at=now)
+            locked = catalogue.by_id.get(lock.feature_id)
+            subject.settle(
+                [locked] if locked is not None else [],
+                lock.entity_id,
+                props if props is not None else lock.properties,
+            )
+            subject.save()
+
+    def events(
+        self,
+        customer_id: str | None = None,
+        *,
+        feature_id: str | None = None,
+        entity_id: str | None = None,
+        start: object = None,
+        end: object = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> EventPage:
+        """Recorded events, newest first, a page at a time (`start` inclusive, `end` exclusive)."""
+        customer_id = validation.optional_id(customer_id, "customer_id")
+        feature_id = validation.optional_id(feature_id, "feature_id")
+        entity_id = validation.optional_id(entity_id, "entity_id")
+        lower = optional_ms(start, field="start")
+        upper = optional_ms(end, field="end")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise InvalidRequest(
+                f"limit: must be a whole number >= 1 (received {limit!r})", field="limit"
+            )
+        before = None
+        if cursor is not None:
+            try:
+                stamp, seq = validation.require_id(cursor, "cursor").split(".")
+                before = (int(stamp), int(seq))
+            except ValueError:
+                raise InvalidRequest(
+                    f"cursor: {cursor!r} is not a cursor this ledger returned", field="cursor"
+                ) from None
+        with self._tx(write=False) as (session, catalogue):
+            if customer_id is not None:
+                self._customer(session, customer_id)
+            if feature_id is not None:
+                self._feature(catalogue, feature_id)
+            found = session.list_events(
+                customer_id=customer_id,
+                feature_id=feature_id,
+                entity_id=entity_id,
+                start=lower,
+                end=upper,
+                before=before,
+                limit=limit + 1,
+            )
+        page = found[:limit]
+        next_cursor = (
+            f"{page[-1].timestamp}.{page[-1].seq}" if len(found) > limit and page else None
+        )
+        return EventPage(
+            events=tuple(
+                Event(
+                    id=e.id,
+                    customer_id=e.customer_id,
+                    entity_id=e.entity_id,
+                    feature_id=e.feature_id,
+                    event_name=e.event_name,
+                    value=e.value,
+                    properties=dict(e.properties),
+                    timestamp=to_datetime(e.timestamp),
+                    idempotency_key=e.idempotency_key,
+                    deductions=tuple(to_deduction(d) for d in e.deductions),
+                )
+                for e in page
+            ),
+            next_cursor=next_cursor,
+        )
