@@ -13,7 +13,7 @@ from typing import Any
 
 from attrs import frozen
 
-from benchmarks import floors, memory, processes, scale, sqlite
+from benchmarks import floors, memory, postgres, processes, scale, sqlite
 from benchmarks.report import Row, render
 from benchmarks.timing import machine
 
@@ -111,6 +111,9 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
     row_bytes = step("memory_per_row", memory.bytes_per_balance_row(customers=p.memory_rows))
     one = step("processes_1", processes.tracks_per_second(folder, processes=1, seconds=p.seconds))
     four = step("processes_4", processes.tracks_per_second(folder, processes=4, seconds=p.seconds))
+    pg_track = step(
+        "postgres_track", postgres.track_vs_sqlite(folder, number=max(20, sql_n // 5), rounds=r)
+    )
 
     big = f"{p.big:,}".replace(",", " ")
     small = f"{p.small:,}".replace(",", " ")
@@ -201,6 +204,22 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
     ]
     rows.append(Row.bytes("memory per balance row, MemoryStore", row_bytes))
     rows.append(Row.throughput("4 processes tracking into one SQLite file", four, one))
+    if pg_track is None:
+        rows.append(
+            Row.info(
+                "track, PostgreSQL (loopback)",
+                "track, SQLite file",
+                "no server",
+                0.0,
+                "set METERLIB_BENCH_POSTGRES_URL, or run under tests/postgres.sh --",
+            )
+        )
+    else:
+        rows.append(
+            Row.ratio(
+                "track, PostgreSQL (loopback)", "track, SQLite file", pg_track, "(info)", None
+            )
+        )
     return rows, results
 
 
