@@ -188,9 +188,7 @@ def import_(ctx: click.Context, /, *, file: IO[str], key_scope: str, derive_keys
     report = Report()
     importer = Importer(state.ledger(), report)
     seen: dict[str, int] = {}
-    with click.progressbar(
-        length=len(lines), label="importing", file=sys.stderr
-    ) as bar:
+    with click.progressbar(length=len(lines), label="importing", file=sys.stderr) as bar:
         for number, text in enumerate(lines, start=1):
             if not text.strip():
                 bar.update(1)
