@@ -17,11 +17,26 @@ from meterlib.results import (
     GrantRow,
     UsageWindow,
 )
+from meterlib.stores.protocol import StoreSession
+from meterlib.subject import Catalogue, Subject
 from meterlib.views import grant_row
 
 
 class ReadCalls(LedgerCore):
     """What a subject has, caught up to now; they never write."""
+
+    def _read_subject(
+        self,
+        session: StoreSession,
+        catalogue: Catalogue,
+        customer_id: str,
+        entity_id: str | None,
+        now: int,
+    ) -> Subject:
+        """The subject a read looks at; CustomerNotFound / EntityNotFound if it is not there."""
+        customer = self._customer(session, customer_id)
+        self._entity(session, customer_id, entity_id)
+        return self._subject(session, catalogue, customer, now, write=False)
 
     def balance(
         self, customer_id: str, feature_id: str, *, entity_id: str | None = None
@@ -47,9 +62,7 @@ class ReadCalls(LedgerCore):
         entity_id = validation.optional_id(entity_id, "entity_id")
         now = self._now()
         with self._tx(write=False) as (session, catalogue):
-            customer = self._customer(session, customer_id)
-            self._entity(session, customer_id, entity_id)
-            subject = self._subject(session, catalogue, customer, now, write=False)
+            subject = self._read_subject(session, catalogue, customer_id, entity_id, now)
             out: dict[str, Balance] = {}
             for feature in catalogue.ordered:
                 if feature.type == "boolean":
@@ -78,9 +91,7 @@ class ReadCalls(LedgerCore):
             )
         now = self._now()
         with self._tx(write=False) as (session, catalogue):
-            customer = self._customer(session, customer_id)
-            self._entity(session, customer_id, entity_id)
-            subject = self._subject(session, catalogue, customer, now, write=False)
+            subject = self._read_subject(session, catalogue, customer_id, entity_id, now)
             mine = [
                 g for g in subject.grants.values() if entity_id is None or g.entity_id == entity_id
             ]
@@ -106,9 +117,7 @@ class ReadCalls(LedgerCore):
         entity_id = validation.optional_id(entity_id, "entity_id")
         now = self._now()
         with self._tx(write=False) as (session, catalogue):
-            customer = self._customer(session, customer_id)
-            self._entity(session, customer_id, entity_id)
-            subject = self._subject(session, catalogue, customer, now, write=False)
+            subject = self._read_subject(session, catalogue, customer_id, entity_id, now)
             out: dict[str, Flag] = {}
             for feature in catalogue.ordered:
                 if feature.type == "boolean":
