@@ -36,7 +36,7 @@ from hypothesis.stateful import (
 from postgres_server import MODE_VARIABLE, URL_VARIABLE, throwaway_store
 from strategies import amounts, as_input
 
-from meterlib import Ledger, ManualClock, MemoryStore, MeterError
+from meterlib import EventPage, Ledger, ManualClock, MemoryStore, MeterError
 from meterlib.stores import SQLiteStore, Store
 
 START = datetime(2025, 1, 31, 12, tzinfo=UTC)
@@ -563,23 +563,27 @@ class StoreAgreement(RuleBasedStateMachine):
         limit: int,
     ) -> None:
         lower = None if start is None else self.now - start
-        cursor: str | None = None
-        for _ in range(3):  # the first pages, following the cursors
-            page = self.all(
-                lambda ledger, cursor=cursor: ledger.events(  # type: ignore[misc]
-                    customer,
-                    feature_id=feature,
-                    entity_id=entity,
-                    start=lower,
-                    end=self.now + 1,
-                    limit=limit,
-                    cursor=cursor,
-                )
+        # each ledger follows its own cursors: they carry store-drawn sequence numbers
+        cursors: dict[int, str | None] = {id(ledger): None for ledger in self.ledgers}
+
+        def page_of(ledger: Ledger) -> EventPage:
+            page = ledger.events(
+                customer,
+                feature_id=feature,
+                entity_id=entity,
+                start=lower,
+                end=self.now + 1,
+                limit=limit,
+                cursor=cursors[id(ledger)],
             )
+            cursors[id(ledger)] = page.next_cursor
+            return page
+
+        for _ in range(3):  # the first pages, following the cursors
+            page = self.all(page_of)
             if page[0] != "ok":  # type: ignore[index]
                 return
-            cursor = page[1][1]["next_cursor"]  # type: ignore[index]
-            if cursor is None:
+            if page[1][1]["next_cursor"] is None:  # type: ignore[index]
                 return
 
     @rule(customer=st.sampled_from(CUSTOMERS), entity=st.sampled_from(ENTITIES))
