@@ -321,12 +321,7 @@ class GrantCalls(LedgerCore):
                     raise InvalidRequest(
                         "next_reset_at must occur before expires_at", code="invalid_request"
                     )
-                anchor, period, next_at = resets.new_schedule(
-                    target.interval, target.interval_count, created_at=now, first_reset_at=new_reset
-                )
-                subject.apply(
-                    {target.id: evolve(target, anchor=anchor, period=period, next_reset_at=next_at)}
-                )
+                subject.apply({target.id: resets.reanchor(target, new_reset)})
                 targets = [subject.grants[g.id] for g in targets]
             if new_expiry is not None:
                 target = min(targets, key=lambda g: (g.expires_at is None, g.expires_at or 0))

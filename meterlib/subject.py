@@ -17,7 +17,6 @@ from meterlib.deduction import CAP, REJECT, Change, Entry, Outcome, deduct
 from meterlib.models import (
     Customer,
     DeductionRecord,
-    Entity,
     EventRecord,
     Feature,
     Grant,
@@ -374,10 +373,3 @@ class Subject:
             self.session.put_grants(changed)
         if self.deleted:
             self.session.delete_grants(self.deleted)
-
-
-def entity_of(session: StoreSession, customer: Customer, entity_id: str | None) -> Entity | None:
-    """The entity, or None when no entity was asked for."""
-    if entity_id is None:
-        return None
-    return session.get_entity(customer.id, entity_id)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from meterlib.instants import optional_datetime, to_datetime
-from meterlib.models import ONE_OFF, Feature, Grant
+from meterlib.models import Feature, Grant
 from meterlib.quantity import ZERO
 from meterlib.results import Balance, BreakdownItem, Flag, GrantRow, Reset, Rollover
 
@@ -37,11 +37,6 @@ def breakdown_item(grant: Grant, feature: Feature) -> BreakdownItem:
         overage_allowed=grant.overage_allowed,
         max_purchase=grant.max_purchase,
     )
-
-
-def reset_of(grant: Grant, feature: Feature) -> Reset | None:
-    """The reset object a deduction against `grant` reports."""
-    return _reset(grant, feature)
 
 
 def _rollovers(grants: Sequence[Grant]) -> tuple[Rollover, ...]:
@@ -153,11 +148,6 @@ def flag_of(feature: Feature, grants: Sequence[Grant]) -> Flag | None:
         plan_id=first.plan_id,
         expires_at=optional_datetime(first.expires_at),
     )
-
-
-def is_one_off(grant: Grant) -> bool:
-    """A grant that never resets."""
-    return grant.interval == ONE_OFF
 
 
 def grant_row(grant: Grant, feature: Feature, status: str) -> GrantRow:
