@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from meterlib.models import Feature
+from meterlib.deduction import Change
+from meterlib.models import Feature, Grant
 from meterlib.quantity import ZERO
-from meterlib.results import Preview
-from meterlib.subject import Subject
+from meterlib.results import CheckDetails, Preview
+from meterlib.subject import Subject, View
+from meterlib.tracking import picked_pool
+from meterlib.views import balance_of, flag_of
 
 
 def is_allowed(
@@ -20,12 +23,15 @@ def is_allowed(
     *,
     properties: Mapping[str, Any] | None = None,
     member: Feature | None = None,
+    usable: list[Grant] | None = None,
 ) -> bool:
     """autumn-check-track §5.5 over the usable grants of one pool; `member` is the feature
-    asked about when `feature` is a credit system judged for it (its usage limits gate)."""
+    asked about when `feature` is a credit system judged for it (its usage limits gate).
+    `usable` is `subject.rows((feature.id,), entity_id)[0]` when the caller has it already."""
     if feature.type == "boolean":
         return subject.flag(feature, entity_id) is not None
-    usable, _ = subject.rows((feature.id,), entity_id)
+    if usable is None:
+        usable, _ = subject.rows((feature.id,), entity_id)
     if not usable:
         return False
     if subject.controls is not None and subject.controls.active(entity_id):
@@ -80,7 +86,7 @@ def judged_pool(
     return feature if own else pools[0]
 
 
-def preview(feature: Feature, *, had_balance: bool) -> Preview:
+def denial_preview(feature: Feature, *, had_balance: bool) -> Preview:
     """What a denied check shows (plans are out of scope, so no products are offered)."""
     name = feature.name or feature.id
     if had_balance:
@@ -98,3 +104,37 @@ def preview(feature: Feature, *, had_balance: bool) -> Preview:
         feature_id=feature.id,
         feature_name=name,
     )
+
+
+def check_details(
+    feature: Feature,
+    pool: Feature,
+    usable: list[Grant],
+    extra: list[Grant],
+    *,
+    allowed: bool,
+    preview: bool,
+) -> CheckDetails:
+    """What a check that deducted nothing shows: the judged pool's balance (or flag), and a
+    preview when it was denied and one was asked for."""
+    if pool.type == "boolean":
+        shown, flag = None, flag_of(pool, usable)
+    else:
+        shown, flag = balance_of(pool, usable, extra), None
+    why = None
+    if preview and not allowed:
+        why = denial_preview(feature, had_balance=shown is not None or flag is not None)
+    return shown, flag, why, None
+
+
+def deducted_details(
+    view: View, feature: Feature, entity_id: str | None, changes: Sequence[Change]
+) -> CheckDetails:
+    """What a check that deducted shows: the balance of the pool it drew on, and every pool's
+    balance when the feature belongs to a credit system."""
+    relevant = view.catalogue.relevant(feature)
+    after = {f.id: view.balance(f, entity_id) for f in relevant}
+    shown = after.get(picked_pool(view, feature, changes, entity_id).id)
+    if shown is None:
+        shown = after.get(feature.id)
+    return shown, None, None, after if len(relevant) > 1 else None

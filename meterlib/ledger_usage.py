@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 from meterlib import validation
-from meterlib.checking import is_allowed, judged_pool, preview
+from meterlib.checking import check_details, deducted_details, is_allowed, judged_pool
 from meterlib.deduction import REJECT
 from meterlib.errors import (
     AlreadyExists,
@@ -24,7 +25,7 @@ from meterlib.models import (
 from meterlib.notifications import Notification
 from meterlib.quantity import ZERO, to_quantity
 from meterlib.results import (
-    Balance,
+    CheckDetails,
     CheckResult,
     Event,
     EventPage,
@@ -32,7 +33,7 @@ from meterlib.results import (
 )
 from meterlib.stores.protocol import StoreSession
 from meterlib.subject import Catalogue
-from meterlib.tracking import TrackArgs, apply_track, parse_track, picked_pool, to_deduction
+from meterlib.tracking import TrackArgs, apply_track, parse_track, to_deduction
 
 
 class UsageCalls(LedgerCore):
@@ -92,47 +93,56 @@ class UsageCalls(LedgerCore):
                 entity=entity,
             )
             pool = judged_pool(subject, feature, entity_id, required, properties=props)
-            cost = catalogue.cost(feature, pool)
-            converted = required * cost
-            display = subject.balance(pool, entity_id) if pool.type != "boolean" else None
-            flag = subject.flag(pool, entity_id) if pool.type == "boolean" else None
+            converted = required * catalogue.cost(feature, pool)
+            usable, extra = subject.rows((pool.id,), entity_id)
 
-            def result(allowed: bool, shown: Balance | None, balances: Any = None) -> CheckResult:
-                shown_preview = None
-                if with_preview and not allowed:
-                    had = display is not None or flag is not None
-                    shown_preview = preview(feature, had_balance=had)
+            def result(
+                allowed: bool, details: Callable[[], CheckDetails] | None = None
+            ) -> CheckResult:
+                # by default it shows the judged pool as it was before any deduction
                 return CheckResult(
                     allowed=allowed,
                     customer_id=customer_id,
                     entity_id=entity_id,
                     feature_id=feature.id,
                     required_balance=converted,
-                    balance=shown,
-                    flag=flag,
-                    preview=shown_preview,
-                    balances=balances,
                     with_preview=with_preview,
+                    details=details
+                    or partial(
+                        check_details,
+                        feature,
+                        pool,
+                        usable,
+                        extra,
+                        allowed=allowed,
+                        preview=with_preview,
+                    ),
                 )
 
             if not deducting:
-                if pool.type == "boolean":
-                    return result(flag is not None, None)
-                has = subject.has_any(pool, entity_id, display=False)
-                allowed = has and is_allowed(
-                    subject, pool, entity_id, converted, properties=props, member=feature
+                if pool.type == "boolean" or not usable:
+                    return result(bool(usable))
+                return result(
+                    is_allowed(
+                        subject,
+                        pool,
+                        entity_id,
+                        converted,
+                        properties=props,
+                        member=feature,
+                        usable=usable,
+                    )
                 )
-                return result(allowed, display)
 
             if held is not None and session.get_lock(held[0]) is not None:
                 raise AlreadyExists(
                     f"A lock with ID {held[0]!r} already exists; finalize it or use a new lock_id"
                 )
-            if display is None and required > 0:
-                return result(False, None)
+            if not usable and not extra and required > 0:
+                return result(False)
             outcome = subject.deduct(feature, required, entity_id, REJECT, props)
             if outcome.leftover > 0:
-                return result(False, display)
+                return result(False)
             subject.apply(outcome.grants)
             subject.record_event(
                 feature_id=feature.id,
@@ -168,12 +178,10 @@ class UsageCalls(LedgerCore):
                 )
             subject.settle([feature], entity_id, props)
             subject.save()
-            relevant = catalogue.relevant(feature)
-            after = {f.id: subject.balance(f, entity_id) for f in relevant}
-            shown = after.get(picked_pool(subject, feature, outcome.changes, entity_id).id)
-            if shown is None:
-                shown = after.get(feature.id)
-            return result(True, shown, after if len(relevant) > 1 else None)
+            return result(
+                True,
+                partial(deducted_details, subject.snapshot(), feature, entity_id, outcome.changes),
+            )
 
     def _claim(self, session: StoreSession, key: str, now: int) -> None:
         """Claim an idempotency key for 24 h; DuplicateIdempotencyKey if it is held."""

@@ -6,9 +6,10 @@ shape (snake_case keys, epoch ms, numbers rounded to 10 dp).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from attrs import field, frozen
 
@@ -18,6 +19,31 @@ from meterlib.quantity import json_safe, to_json_number
 
 def _ms(value: datetime | None) -> int | None:
     return None if value is None else to_ms(value, field="instant")
+
+
+class _Deferred:
+    """A result whose `DEFERRED` fields are built on first read, by calling its `_details`.
+
+    Building Balances (breakdown items, datetimes) costs more than deciding a check or a track,
+    and most callers read only `allowed`: so a result keeps a frozen view of the grants and
+    builds the rest when asked. Equality, repr and `to_dict` read the fields, so they build too.
+    The fields are declared `field(init=False)`: their slots stay empty until then.
+    """
+
+    __slots__ = ()
+    DEFERRED: ClassVar[tuple[str, ...]] = ()
+
+    if not TYPE_CHECKING:  # keep mypy's attribute checks: the fields are declared on the class
+
+        def __getattr__(self, name: str) -> Any:
+            # only called for an empty slot (or a name the class does not have)
+            if name not in type(self).DEFERRED:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+            details = object.__getattribute__(self, "_details")
+            for key, value in zip(type(self).DEFERRED, details(), strict=True):
+                object.__setattr__(self, key, value)
+            object.__setattr__(self, "_details", None)  # let the view go
+            return object.__getattribute__(self, name)
 
 
 @frozen(kw_only=True)
@@ -193,20 +219,31 @@ class Preview:
         }
 
 
+CheckDetails = tuple[
+    "Balance | None", "Flag | None", "Preview | None", "dict[str, Balance | None] | None"
+]
+
+
 @frozen(kw_only=True)
-class CheckResult:
-    """The answer to "may this subject use `required_balance` of this feature now?"."""
+class CheckResult(_Deferred):
+    """The answer to "may this subject use `required_balance` of this feature now?".
+
+    `balance`, `flag`, `preview` and `balances` are built when first read.
+    """
+
+    DEFERRED: ClassVar[tuple[str, ...]] = ("balance", "flag", "preview", "balances")
 
     allowed: bool
     customer_id: str
     entity_id: str | None
     feature_id: str
     required_balance: Decimal
-    balance: Balance | None
-    flag: Flag | None
-    preview: Preview | None = None
-    balances: dict[str, Balance | None] | None = None
+    balance: Balance | None = field(init=False)
+    flag: Flag | None = field(init=False)
+    preview: Preview | None = field(init=False)
+    balances: dict[str, Balance | None] | None = field(init=False)
     with_preview: bool = False
+    _details: Callable[[], CheckDetails] | None = field(alias="details", eq=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's check response."""
@@ -228,17 +265,26 @@ class CheckResult:
         return out
 
 
+TrackDetails = tuple["Balance | None", "dict[str, Balance | None]", "tuple[Deduction, ...]"]
+
+
 @frozen(kw_only=True)
-class TrackResult:
-    """What a track did: the balances after it and every deduction it made."""
+class TrackResult(_Deferred):
+    """What a track did: the balances after it and every deduction it made.
+
+    `balance`, `balances` and `deductions` are built when first read.
+    """
+
+    DEFERRED: ClassVar[tuple[str, ...]] = ("balance", "balances", "deductions")
 
     customer_id: str
     entity_id: str | None
     event_name: str | None
     value: Decimal
-    balance: Balance | None
-    balances: dict[str, Balance | None] = field(factory=dict)
-    deductions: tuple[Deduction, ...] = ()
+    balance: Balance | None = field(init=False)
+    balances: dict[str, Balance | None] = field(init=False)
+    deductions: tuple[Deduction, ...] = field(init=False)
+    _details: Callable[[], TrackDetails] | None = field(alias="details", eq=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's track response; `balances` only when it holds two or more features."""

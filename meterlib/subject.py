@@ -66,62 +66,20 @@ class Catalogue:
         return Decimal(1) if cost is None else cost
 
 
-class Subject:
-    """Every grant of one customer, advanced to `now`, plus the changes made since loading."""
+class View:
+    """Every grant of one customer at `now`, read-only: what balances and flags are computed from.
+
+    A `Subject` is a View that also changes; `Subject.snapshot()` freezes one moment of it, which
+    results keep to build their Balances when (if ever) they are read.
+    """
 
     def __init__(
-        self,
-        session: StoreSession,
-        catalogue: Catalogue,
-        customer: Customer,
-        *,
-        now: int,
-        write: bool,
-        reverse: bool,
-        persist_overage: bool,
-        controls: Enforcement | None = None,
+        self, catalogue: Catalogue, grants: dict[str, Grant], *, now: int, reverse: bool
     ) -> None:
-        self.session = session
         self.catalogue = catalogue
-        self.customer = customer
+        self.grants = grants
         self.now = now
-        self.write = write
         self.reverse = reverse
-        self.persist_overage = persist_overage
-        self.controls = controls  # billing controls; None: the plain rules
-        self.grants: dict[str, Grant] = {}
-        self.loaded: dict[str, Grant] = {}
-        self.deleted: set[str] = set()
-        for grant in session.list_grants(customer.id):
-            self.loaded[grant.id] = grant
-            self.grants[grant.id] = grant
-        self._release_expired_locks()
-        for gid, grant in self.grants.items():
-            self.grants[gid] = resets.advance(grant, now, persist_overage=persist_overage)
-        if controls is not None:
-            controls.bind(self)
-
-    # ---- time
-
-    def _release_expired_locks(self) -> None:
-        """Locks whose expiry has passed are released at that instant, in expiry order."""
-        locks = [
-            lock
-            for lock in self.session.list_locks(self.customer.id)
-            if lock.expires_at is not None and lock.expires_at <= self.now
-        ]
-        for lock in sorted(locks, key=lambda lock: (lock.expires_at or 0, lock.created_at)):
-            at = lock.expires_at or self.now
-            for gid, grant in self.grants.items():
-                self.grants[gid] = resets.advance(grant, at, persist_overage=self.persist_overage)
-            # the release happens at `at`: grants that expired since are still live then
-            now, self.now = self.now, at
-            try:
-                self.settle_lock(lock, final_value=ZERO, properties=None, at=at)
-            finally:
-                self.now = now
-
-    # ---- views
 
     def rows(
         self, feature_ids: Iterable[str], entity_id: str | None
@@ -162,6 +120,63 @@ class Subject:
         """Whether the subject has a live grant of `feature` (usable, or shown in totals)."""
         usable, extra = self.rows((feature.id,), entity_id)
         return bool(usable or (display and extra))
+
+
+class Subject(View):
+    """Every grant of one customer, advanced to `now`, plus the changes made since loading."""
+
+    def __init__(
+        self,
+        session: StoreSession,
+        catalogue: Catalogue,
+        customer: Customer,
+        *,
+        now: int,
+        write: bool,
+        reverse: bool,
+        persist_overage: bool,
+        controls: Enforcement | None = None,
+    ) -> None:
+        super().__init__(catalogue, {}, now=now, reverse=reverse)
+        self.session = session
+        self.customer = customer
+        self.write = write
+        self.persist_overage = persist_overage
+        self.controls = controls  # billing controls; None: the plain rules
+        self.loaded: dict[str, Grant] = {}
+        self.deleted: set[str] = set()
+        for grant in session.list_grants(customer.id):
+            self.loaded[grant.id] = grant
+            self.grants[grant.id] = grant
+        self._release_expired_locks()
+        for gid, grant in self.grants.items():
+            self.grants[gid] = resets.advance(grant, now, persist_overage=persist_overage)
+        if controls is not None:
+            controls.bind(self)
+
+    def snapshot(self) -> View:
+        """This moment of the subject, unchanged by whatever the subject does next."""
+        return View(self.catalogue, dict(self.grants), now=self.now, reverse=self.reverse)
+
+    # ---- time
+
+    def _release_expired_locks(self) -> None:
+        """Locks whose expiry has passed are released at that instant, in expiry order."""
+        locks = [
+            lock
+            for lock in self.session.list_locks(self.customer.id)
+            if lock.expires_at is not None and lock.expires_at <= self.now
+        ]
+        for lock in sorted(locks, key=lambda lock: (lock.expires_at or 0, lock.created_at)):
+            at = lock.expires_at or self.now
+            for gid, grant in self.grants.items():
+                self.grants[gid] = resets.advance(grant, at, persist_overage=self.persist_overage)
+            # the release happens at `at`: grants that expired since are still live then
+            now, self.now = self.now, at
+            try:
+                self.settle_lock(lock, final_value=ZERO, properties=None, at=at)
+            finally:
+                self.now = now
 
     # ---- deduction
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from attrs import frozen
@@ -14,8 +15,8 @@ from meterlib.errors import InvalidRequest
 from meterlib.instants import optional_ms, to_datetime
 from meterlib.models import DeductionRecord, Feature
 from meterlib.quantity import ZERO, to_quantity
-from meterlib.results import Balance, Deduction, Reset, TrackResult
-from meterlib.subject import Subject
+from meterlib.results import Balance, Deduction, Reset, TrackDetails, TrackResult
+from meterlib.subject import Subject, View
 
 TRACK_KEYS = frozenset(
     {
@@ -81,17 +82,17 @@ def parse_track(item: Mapping[str, Any], now: int) -> TrackArgs:
 
 
 def picked_pool(
-    subject: Subject, feature: Feature, changes: Sequence[Change], entity_id: str | None
+    view: View, feature: Feature, changes: Sequence[Change], entity_id: str | None
 ) -> Feature:
     """Which pool's balance a track reports for one tracked feature (autumn-check-track §6.8)."""
-    relevant = subject.catalogue.relevant(feature)
+    relevant = view.catalogue.relevant(feature)
     for pool in relevant:
-        usable, _ = subject.rows((pool.id,), entity_id)
+        usable, _ = view.rows((pool.id,), entity_id)
         if any(g.unlimited for g in usable):
             return pool
     net: dict[str, Decimal] = {}
     for change in changes:
-        pool_id = subject.grants[change.grant_id].feature_id
+        pool_id = view.grants[change.grant_id].feature_id
         net[pool_id] = net.get(pool_id, ZERO) + change.balance_delta
     chosen = next((p for p in relevant if net.get(p.id, ZERO) > 0), None)
     if chosen is not None:
@@ -103,15 +104,14 @@ def apply_track(subject: Subject, tracked: Sequence[Feature], args: TrackArgs) -
     """Deduct `args.value` of every tracked feature, record one event, and report."""
     entity_id = args.entity_id
     changes: list[Change] = []
-    picked: dict[str, Feature] = {}
+    deducted: list[tuple[Feature, Sequence[Change]]] = []
     for feature in tracked:
         if feature.type == "boolean":
             continue  # tracking a flag is a harmless no-op, as in Autumn
         outcome = subject.deduct(feature, args.value, entity_id, args.behavior, args.properties)
         subject.apply(outcome.grants)
         changes += outcome.changes
-        pool = picked_pool(subject, feature, outcome.changes, entity_id)
-        picked[pool.id] = pool
+        deducted.append((feature, outcome.changes))
     records = subject.deduction_records(changes)
     subject.record_event(
         feature_id=args.feature_id,
@@ -125,17 +125,34 @@ def apply_track(subject: Subject, tracked: Sequence[Feature], args: TrackArgs) -
     )
     subject.settle(tracked, entity_id, args.properties)
     subject.save()
-    pools = {p.id: p for f in tracked if f.type != "boolean" for p in subject.catalogue.relevant(f)}
-    balances = {fid: subject.balance(pool, entity_id) for fid, pool in pools.items()}
-    shown: list[Balance] = [b for fid in picked if (b := balances.get(fid)) is not None]
     return TrackResult(
         customer_id=subject.customer.id,
         entity_id=entity_id,
         event_name=args.event_name,
         value=args.value,
-        balance=shown[0] if len(shown) == 1 else None,
-        balances=balances,
-        deductions=tuple(to_deduction(r) for r in records),
+        details=partial(track_details, subject.snapshot(), deducted, entity_id, records),
+    )
+
+
+def track_details(
+    view: View,
+    deducted: Sequence[tuple[Feature, Sequence[Change]]],
+    entity_id: str | None,
+    records: Sequence[DeductionRecord],
+) -> TrackDetails:
+    """What a track reports: every pool's balance after it, the one its feature drew on (when
+    that is one pool), and its deductions."""
+    picked: dict[str, Feature] = {}
+    for feature, changes in deducted:
+        pool = picked_pool(view, feature, changes, entity_id)
+        picked[pool.id] = pool
+    pools = {p.id: p for f, _ in deducted for p in view.catalogue.relevant(f)}
+    balances = {fid: view.balance(pool, entity_id) for fid, pool in pools.items()}
+    shown: list[Balance] = [b for fid in picked if (b := balances.get(fid)) is not None]
+    return (
+        shown[0] if len(shown) == 1 else None,
+        balances,
+        tuple(to_deduction(r) for r in records),
     )
 
 
