@@ -39,19 +39,28 @@ def is_allowed(
             subject, feature, entity_id, required, properties=properties, member=member
         )
         return verdict.allowed
-    if required < 0 or any(g.unlimited for g in usable):
+    if required < 0:
         return True
-    remaining = sum((max(ZERO, g.balance) for g in usable), ZERO) + sum(
-        (lot.balance for g in usable for lot in g.rollovers), ZERO
-    )
-    if any(g.overage_allowed for g in usable):
-        caps = [g.max_purchase for g in usable if g.overage_allowed]
-        if any(cap is None for cap in caps):
+    # one pass: this runs in front of every gated request
+    remaining = overage = ZERO
+    room: Decimal | None = None  # Σ max_purchase of the overage rows; None: none allow it
+    for grant in usable:
+        if grant.unlimited:
             return True
-        overage = sum((max(ZERO, -g.balance) for g in usable), ZERO)
-        room = max(ZERO, sum((c for c in caps if c is not None), ZERO) - overage)
-        return room + remaining >= required
-    return remaining >= required
+        balance = grant.balance
+        if balance > 0:
+            remaining += balance
+        for lot in grant.rollovers:
+            remaining += lot.balance
+        if grant.overage_allowed:
+            if grant.max_purchase is None:
+                return True  # uncapped overage
+            room = (room or ZERO) + grant.max_purchase
+        if balance < 0:
+            overage -= balance
+    if room is None:
+        return remaining >= required
+    return max(ZERO, room - overage) + remaining >= required
 
 
 def judged_pool(

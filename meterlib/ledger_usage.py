@@ -32,7 +32,7 @@ from meterlib.results import (
     TrackResult,
 )
 from meterlib.stores.protocol import StoreSession
-from meterlib.subject import Catalogue
+from meterlib.subject import Catalogue, Subject
 from meterlib.tracking import TrackArgs, apply_track, parse_track, to_deduction
 
 
@@ -237,7 +237,7 @@ class UsageCalls(LedgerCore):
             now,
         )
         with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
-            return self._track(session, catalogue, now, args, outbox)
+            return self._track(session, catalogue, now, args, outbox=outbox)
 
     def _track(
         self,
@@ -245,9 +245,16 @@ class UsageCalls(LedgerCore):
         catalogue: Catalogue,
         now: int,
         args: TrackArgs,
+        *,
         outbox: list[Notification] | None = None,
+        subjects: dict[str, Subject] | None = None,
     ) -> TrackResult:
-        customer = self._customer(session, args.customer_id)
+        """One track in the open transaction. A batch passes `subjects`: each customer's Subject
+        is then built once, carried from item to item, and saved by the batch at its end."""
+        subject = None if subjects is None else subjects.get(args.customer_id)
+        customer = subject.customer if subject is not None else None
+        if customer is None:
+            customer = self._customer(session, args.customer_id)
         entity = self._entity(session, customer.id, args.entity_id)
         if args.feature_id is not None:
             tracked = [self._feature(catalogue, args.feature_id)]
@@ -260,10 +267,15 @@ class UsageCalls(LedgerCore):
                 )
         if args.idempotency_key is not None:
             self._claim(session, f"track:{args.idempotency_key}", now)
-        subject = self._subject(
-            session, catalogue, customer, now, write=True, outbox=outbox, entity=entity
-        )
-        return apply_track(subject, tracked, args)
+        if subject is None:
+            subject = self._subject(
+                session, catalogue, customer, now, write=True, outbox=outbox, entity=entity
+            )
+            if subjects is not None:
+                subjects[customer.id] = subject
+        elif subject.controls is not None:
+            subject.controls.bind(subject)  # notifications compare with the previous item
+        return apply_track(subject, tracked, args, save=subjects is None)
 
     def batch_track(self, items: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
         """Apply tracks in list order, all or nothing; result i is the state after item i."""
@@ -287,7 +299,14 @@ class UsageCalls(LedgerCore):
             # (PostgreSQL) then never deadlocks two batches naming them in opposite orders
             for customer_id in sorted({args.customer_id for args in parsed}):
                 session.get_customer(customer_id)
-            return [self._track(session, catalogue, now, args, outbox) for args in parsed]
+            subjects: dict[str, Subject] = {}
+            results = [
+                self._track(session, catalogue, now, args, outbox=outbox, subjects=subjects)
+                for args in parsed
+            ]
+            for subject in subjects.values():
+                subject.save()
+            return results
 
     def finalize(
         self,

@@ -17,6 +17,8 @@ def to_quantity(value: object, *, field: str = "value") -> Decimal:
 
     bools, NaN, ±inf and non-numeric strings raise `InvalidRequest` (invalid_inputs).
     """
+    if type(value) is int:  # exact, finite and normal already: the common `value=1`
+        return Decimal(value)
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, bool) or not isinstance(value, int | float | str):

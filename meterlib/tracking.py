@@ -100,8 +100,12 @@ def picked_pool(
     return relevant[1] if len(relevant) > 1 else feature
 
 
-def apply_track(subject: Subject, tracked: Sequence[Feature], args: TrackArgs) -> TrackResult:
-    """Deduct `args.value` of every tracked feature, record one event, and report."""
+def apply_track(
+    subject: Subject, tracked: Sequence[Feature], args: TrackArgs, *, save: bool = True
+) -> TrackResult:
+    """Deduct `args.value` of every tracked feature, record one event, and report.
+
+    `save=False` leaves the changed grants to the caller (a batch saves once at its end)."""
     entity_id = args.entity_id
     changes: list[Change] = []
     deducted: list[tuple[Feature, Sequence[Change]]] = []
@@ -124,7 +128,8 @@ def apply_track(subject: Subject, tracked: Sequence[Feature], args: TrackArgs) -
         deductions=records,
     )
     subject.settle(tracked, entity_id, args.properties)
-    subject.save()
+    if save:
+        subject.save()
     return TrackResult(
         customer_id=subject.customer.id,
         entity_id=entity_id,

@@ -14,6 +14,7 @@ _MISSING = object()
 class _State:
     def __init__(self) -> None:
         self.features: dict[str, Feature] = {}
+        self.features_sorted: list[Feature] | None = None  # list_features, until one is added
         self.customers: dict[str, Customer] = {}
         self.entities: dict[tuple[str, str], Entity] = {}
         self.grants: dict[str, dict[str, Grant]] = {}  # customer_id -> grant id -> grant
@@ -67,10 +68,17 @@ class MemorySession:
         return self._s.features.get(feature_id)
 
     def list_features(self) -> list[Feature]:
-        return sorted(self._s.features.values(), key=lambda f: f.seq)
+        # every call lists them (the Ledger compares the list with its catalogue): keep it sorted
+        state = self._s
+        if state.features_sorted is None:
+            state.features_sorted = sorted(state.features.values(), key=lambda f: f.seq)
+        return state.features_sorted
 
     def add_feature(self, feature: Feature) -> None:
-        self._set(self._s.features, feature.id, feature)
+        state = self._s
+        self._set(state.features, feature.id, feature)
+        state.features_sorted = None
+        self._undo.append(lambda: setattr(state, "features_sorted", None))
 
     def get_customer(self, customer_id: str) -> Customer | None:
         return self._s.customers.get(customer_id)

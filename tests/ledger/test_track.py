@@ -875,3 +875,42 @@ class TestTrackToDict:
         assert (d["entity_id"], d["event_name"]) == ("e1", "chat")
         assert set(d["balances"]) >= {"messages", "tokens"}
         assert d["balance"] is None
+
+
+class TestResultsAreSnapshots:
+    """Results build their Balances when first read: what they show must still be the moment
+    the call returned, however much happened in between (other calls, time, a reset)."""
+
+    def test_track_result_read_late_shows_its_own_moment(
+        self, ledger: Ledger, clock: ManualClock
+    ) -> None:
+        ledger.create("c1", "messages", included=10, reset="month")
+        first = ledger.track("c1", "messages", value=3)
+        second = ledger.track("c1", "messages", value=2)
+        clock.advance(months=2)  # a reset happens before anything is read
+        ledger.track("c1", "messages", value=1)
+        assert second.balance is not None and second.balance.remaining == 5
+        assert first.balance is not None and first.balance.remaining == 7
+        assert [d.value for d in first.deductions] == [Decimal(3)]
+        assert first.balances["messages"] == first.balance
+
+    def test_check_result_read_late_shows_its_own_moment(self, ledger: Ledger) -> None:
+        ledger.create("c1", "messages", included=10, reset="month")
+        plain = ledger.check("c1", "messages", required_balance=4)
+        sent = ledger.check("c1", "messages", required_balance=4, send_event=True)
+        denied = ledger.check("c1", "messages", required_balance=7, with_preview=True)
+        ledger.track("c1", "messages", value=6)
+        assert plain.allowed and plain.balance is not None and plain.balance.remaining == 10
+        assert sent.allowed and sent.balance is not None and sent.balance.remaining == 6
+        assert not denied.allowed and denied.balance is not None
+        assert denied.balance.remaining == 6
+        assert denied.preview is not None and denied.preview.scenario == "usage_limit"
+
+    def test_results_compare_and_print_by_their_fields(self, ledger: Ledger) -> None:
+        ledger.create("c1", "messages", included=10, reset="month")
+        one, two = ledger.check("c1", "messages"), ledger.check("c1", "messages")
+        assert one == two and "remaining=Decimal('10')" in repr(one)
+        ledger.track("c1", "messages")
+        assert ledger.check("c1", "messages") != one
+        with pytest.raises(AttributeError, match="no attribute 'remaining'"):
+            one.remaining  # type: ignore[attr-defined]  # noqa: B018
