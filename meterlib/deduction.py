@@ -126,7 +126,7 @@ class _Ledger:
             grant = entry.grant
             touched = grant.id in self.balances
             lots = grant.rollovers
-            if any((grant.id, lot.id) in self.lots for lot in lots):
+            if self.lots and any((grant.id, lot.id) in self.lots for lot in lots):
                 touched = True
                 lots = tuple(self._lot(grant, lot) for lot in lots)
             if touched:
@@ -146,8 +146,9 @@ def _hoist_unlimited(entries: Sequence[Entry]) -> list[Entry]:
 
 def _lots_in_order(entries: Sequence[Entry]) -> list[tuple[Entry, RolloverLot]]:
     pairs = [(entry, lot) for entry in entries for lot in entry.grant.rollovers]
-    # soonest expiry first, never-expiring last; ties keep row order (the sort is stable)
-    pairs.sort(key=lambda p: (p[1].expires_at is None, p[1].expires_at or 0))
+    if len(pairs) > 1:
+        # soonest expiry first, never-expiring last; ties keep row order (the sort is stable)
+        pairs.sort(key=lambda p: (p[1].expires_at is None, p[1].expires_at or 0))
     return pairs
 
 

@@ -33,7 +33,7 @@ from meterlib.results import (
 )
 from meterlib.stores.protocol import StoreSession
 from meterlib.subject import Catalogue, Subject
-from meterlib.tracking import TrackArgs, apply_track, parse_track, to_deduction
+from meterlib.tracking import TrackArgs, apply_track, parse_track, to_deduction, track_args
 
 
 class UsageCalls(LedgerCore):
@@ -222,19 +222,17 @@ class UsageCalls(LedgerCore):
     ) -> TrackResult:
         """Record usage and deduct it (negative values give back) in Autumn's order."""
         now = self._now()
-        args = parse_track(
-            {
-                "customer_id": customer_id,
-                "feature_id": feature_id,
-                "event_name": event_name,
-                "value": value,
-                "entity_id": entity_id,
-                "properties": properties,
-                "idempotency_key": idempotency_key,
-                "timestamp": timestamp,
-                "overage_behavior": overage_behavior,
-            },
+        args = track_args(
             now,
+            customer_id=customer_id,
+            feature_id=feature_id,
+            event_name=event_name,
+            value=value,
+            entity_id=entity_id,
+            properties=properties,
+            idempotency_key=idempotency_key,
+            timestamp=timestamp,
+            overage_behavior=overage_behavior,
         )
         with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
             return self._track(session, catalogue, now, args, outbox=outbox)

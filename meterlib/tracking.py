@@ -49,35 +49,51 @@ class TrackArgs:
 
 
 def parse_track(item: Mapping[str, Any], now: int) -> TrackArgs:
-    """Validate one track's arguments (a batch item or the keywords of `track`)."""
+    """Validate one batch item (a dict of `track`'s keyword arguments)."""
     unknown = set(item) - TRACK_KEYS
     if unknown:
         raise InvalidRequest(
             f"track: unknown arguments {sorted(unknown)}; expected some of {sorted(TRACK_KEYS)}"
         )
-    feature_id = validation.optional_id(item.get("feature_id"), "feature_id")
-    event_name = validation.optional_id(item.get("event_name"), "event_name")
-    if (feature_id is None) == (event_name is None):
+    return track_args(now, **item)
+
+
+def track_args(
+    now: int,
+    *,
+    customer_id: object = None,
+    feature_id: object = None,
+    event_name: object = None,
+    value: object = 1,
+    entity_id: object = None,
+    properties: object = None,
+    idempotency_key: object = None,
+    timestamp: object = None,
+    overage_behavior: object = "cap",
+) -> TrackArgs:
+    """Validate `track`'s arguments."""
+    feature = validation.optional_id(feature_id, "feature_id")
+    event = validation.optional_id(event_name, "event_name")
+    if (feature is None) == (event is None):
         raise InvalidRequest(
             "input: Either feature_id or event_name must be provided (exactly one)",
             field="feature_id",
         )
-    timestamp = optional_ms(item.get("timestamp"), field="timestamp")
-    if timestamp is not None and timestamp > now:
+    at = optional_ms(timestamp, field="timestamp")
+    if at is not None and at > now:
         raise InvalidRequest("timestamp: timestamp cannot be in the future", field="timestamp")
-    if timestamp is not None and timestamp <= 0:
+    if at is not None and at <= 0:
         raise InvalidRequest("timestamp: must be a positive epoch-ms instant", field="timestamp")
-    value = item.get("value", 1)
     return TrackArgs(
-        customer_id=validation.require_id(item.get("customer_id"), "customer_id"),
-        feature_id=feature_id,
-        event_name=event_name,
+        customer_id=validation.require_id(customer_id, "customer_id"),
+        feature_id=feature,
+        event_name=event,
         value=to_quantity(1 if value is None else value, field="value"),
-        entity_id=validation.optional_id(item.get("entity_id"), "entity_id"),
-        properties=validation.properties(item.get("properties")),
-        idempotency_key=validation.optional_id(item.get("idempotency_key"), "idempotency_key"),
-        timestamp=timestamp if timestamp is not None else now,
-        behavior=validation.behavior(item.get("overage_behavior", "cap")),
+        entity_id=validation.optional_id(entity_id, "entity_id"),
+        properties=validation.properties(properties),
+        idempotency_key=validation.optional_id(idempotency_key, "idempotency_key"),
+        timestamp=at if at is not None else now,
+        behavior=validation.behavior(overage_behavior),
     )
 
 
