@@ -34,7 +34,8 @@ def is_allowed(
         usable, _ = subject.rows((feature.id,), entity_id)
     if not usable:
         return False
-    if subject.controls is not None and subject.controls.active(entity_id):
+    if subject.controlled(entity_id):
+        assert subject.controls is not None
         verdict = subject.controls.judge(
             subject, feature, entity_id, required, properties=properties, member=member
         )

@@ -143,16 +143,21 @@ class LedgerCore:
         outbox: list[Notification] | None = None,
         entity: Entity | None = None,
     ) -> Subject:
-        enforcement = Enforcement(
-            session,
-            customer,
-            now=now,
-            write=write,
-            notify=self._notifier.wanted() if outbox is not None else frozenset(),
-            outbox=outbox,
-            approve_topup=self.approve_topup,
-            entity=entity,
-        )
+        notify = self._notifier.wanted() if outbox is not None else frozenset()
+
+        def enforcement() -> Enforcement:
+            return Enforcement(
+                session,
+                customer,
+                now=now,
+                write=write,
+                notify=notify,
+                outbox=outbox,
+                approve_topup=self.approve_topup,
+                entity=entity,
+            )
+
+        plain = not (notify or customer.billing_controls)
         return Subject(
             session,
             catalogue,
@@ -161,7 +166,8 @@ class LedgerCore:
             write=write,
             reverse=self.reverse_deduction_order,
             persist_overage=self.persist_overage_on_reset,
-            controls=enforcement,
+            controls=None if plain else enforcement(),
+            make_controls=enforcement if plain else None,
         )
 
     def _notifying(self) -> Outbox:

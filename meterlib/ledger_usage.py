@@ -271,8 +271,8 @@ class UsageCalls(LedgerCore):
             )
             if subjects is not None:
                 subjects[customer.id] = subject
-        elif subject.controls is not None:
-            subject.controls.bind(subject)  # notifications compare with the previous item
+        else:
+            subject.rebind()  # notifications compare with the previous item
         return apply_track(subject, tracked, args, save=subjects is None)
 
     def batch_track(self, items: Sequence[Mapping[str, Any]]) -> list[TrackResult]:

@@ -6,7 +6,7 @@ deduction, views) decide, and saves what changed. Nothing here knows how a store
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -136,13 +136,18 @@ class Subject(View):
         reverse: bool,
         persist_overage: bool,
         controls: Enforcement | None = None,
+        make_controls: Callable[[], Enforcement] | None = None,
     ) -> None:
         super().__init__(catalogue, {}, now=now, reverse=reverse)
         self.session = session
         self.customer = customer
         self.write = write
         self.persist_overage = persist_overage
-        self.controls = controls  # billing controls; None: the plain rules
+        # billing controls (None: the plain rules). The Ledger defers building them with
+        # `make_controls` when the customer has none and nobody listens for notifications:
+        # then they cannot bear on the customer itself, and most calls never need them.
+        self._controls = controls
+        self._make_controls = make_controls
         self.loaded: dict[str, Grant] = {}
         self.deleted: set[str] = set()
         for grant in session.list_grants(customer.id):
@@ -151,8 +156,27 @@ class Subject(View):
         self._release_expired_locks()
         for gid, grant in self.grants.items():
             self.grants[gid] = resets.advance(grant, now, persist_overage=persist_overage)
-        if controls is not None:
-            controls.bind(self)
+        self.rebind()
+
+    def rebind(self) -> None:
+        """Let the controls remember the subject as it is now, for the notifications of the
+        operation about to start (deferred controls have no listeners to notify)."""
+        if self._controls is not None:
+            self._controls.bind(self)
+
+    @property
+    def controls(self) -> Enforcement | None:
+        """The billing controls at work on this subject (built on first use if deferred)."""
+        if self._make_controls is not None:
+            self._controls, self._make_controls = self._make_controls(), None
+        return self._controls
+
+    def controlled(self, entity_id: str | None) -> bool:
+        """Whether billing controls bear on the customer (`entity_id` None) or that entity."""
+        if self._make_controls is not None and entity_id is None:
+            return False  # deferred: the customer has none
+        controls = self.controls
+        return controls is not None and controls.active(entity_id)
 
     def snapshot(self) -> View:
         """This moment of the subject, unchanged by whatever the subject does next."""
@@ -203,7 +227,8 @@ class Subject(View):
         properties: Mapping[str, Any] | None = None,
     ) -> Outcome:
         """Work out a deduction without applying it (billing controls, if any, apply)."""
-        if self.controls is not None and self.controls.active(entity_id):
+        if self.controlled(entity_id):
+            assert self.controls is not None
             return self.controls.deduct(
                 self, feature, amount, entity_id, behavior=behavior, properties=properties
             )
@@ -218,6 +243,8 @@ class Subject(View):
         topups: bool = True,
     ) -> None:
         """After an operation's deductions: notifications and auto top-ups (before `save`)."""
+        if self._make_controls is not None:
+            return  # deferred: no top-ups (the customer has no controls) and no listeners
         if self.controls is not None:
             self.controls.settle(self, features, entity_id, properties, topups=topups)
 
