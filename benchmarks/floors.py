@@ -1,8 +1,8 @@
 """Floors: what the targets out of reach would need, measured beside the same baselines.
 
-* `result_objects`: only building the frozen objects a check returns (a CheckResult with its
-  Balance, one breakdown line and its reset) or a track makes (the changed grant, the stored
-  event, the TrackResult with its Balance and Deduction), with no lookup, rule or store at all.
+* `result_objects`: only building the frozen objects a check returns (a CheckResult holding
+  what builds its Balance on first read) or a track makes (the changed grant, the stored event
+  with its deduction record, the TrackResult), with no lookup, rule or store at all.
 * `replayed_sql`: the statements `Ledger.track` sends, replayed with plain sqlite3 and rows
   prepared in advance, beside the hand-written transaction: the SQL alone, without Python.
 * `hand_written_batch`: 1 000 hand-written transactions beside the same statements in one
@@ -27,7 +27,7 @@ from benchmarks.sqlite import HandWritten, raw_connection, seeded_store
 from benchmarks.timing import compare, median_seconds
 from meterlib import Ledger, MemoryStore
 from meterlib.models import DeductionRecord, EventRecord, Feature, Grant
-from meterlib.results import CheckResult, Deduction, TrackResult
+from meterlib.results import CheckResult, TrackResult
 from meterlib.stores import SQLiteStore
 from meterlib.views import balance_of
 
@@ -58,17 +58,18 @@ def result_objects(*, number: int, rounds: int) -> dict[str, Any]:
     one = Decimal(1)
 
     def check_objects() -> object:
+        # a check returns its verdict and what builds the Balance if it is ever read
         return CheckResult(
             allowed=True,
             customer_id="cus_1",
             entity_id=None,
             feature_id="messages",
             required_balance=one,
-            balance=balance_of(feature, [grant]),
-            flag=None,
+            details=lambda: (balance_of(feature, [grant]), None, None, None),
         )
 
     def track_objects() -> object:
+        # the new state of the grant, the stored event with its deduction, and the result
         changed = evolve(grant, balance=grant.balance - one)
         record = DeductionRecord(feature_id="messages", balance_id="grant_1", value=one)
         event = EventRecord(
@@ -83,15 +84,12 @@ def result_objects(*, number: int, rounds: int) -> dict[str, Any]:
             timestamp=changed.created_at,
             deductions=(record,),
         )
-        shown = balance_of(feature, [changed])
         return TrackResult(
             customer_id="cus_1",
             entity_id=None,
             event_name=None,
             value=event.value,
-            balance=shown,
-            balances={"messages": shown},
-            deductions=(Deduction(feature_id="messages", balance_id="grant_1", value=one),),
+            details=lambda: (balance_of(feature, [changed]), {}, ()),
         )
 
     item = parse(f"{PLENTY}/day")
