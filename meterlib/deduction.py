@@ -130,7 +130,7 @@ class _Ledger:
                 touched = True
                 lots = tuple(self._lot(grant, lot) for lot in lots)
             if touched:
-                grants[grant.id] = evolve(grant, balance=self.balance(grant), rollovers=lots)
+                grants[grant.id] = grant.deducted(self.balance(grant), lots)
         return Outcome(grants=grants, changes=tuple(self.changes), leftover=leftover)
 
 

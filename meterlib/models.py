@@ -188,6 +188,37 @@ class Grant:
         """A grant is invisible from its expiry on."""
         return self.expires_at is None or self.expires_at > now
 
+    def deducted(self, balance: Decimal, rollovers: tuple[RolloverLot, ...]) -> Grant:
+        """This grant with a deduction's new balance and rollovers.
+
+        `attrs.evolve` would do, but walks every field first, and every track makes one of
+        these; tests check that this names every field (see test_models).
+        """
+        return Grant(
+            id=self.id,
+            seq=self.seq,
+            customer_id=self.customer_id,
+            feature_id=self.feature_id,
+            entity_id=self.entity_id,
+            balance_id=self.balance_id,
+            plan_id=self.plan_id,
+            included=self.included,
+            unlimited=self.unlimited,
+            interval=self.interval,
+            interval_count=self.interval_count,
+            anchor=self.anchor,
+            period=self.period,
+            next_reset_at=self.next_reset_at,
+            rollover=self.rollover,
+            balance=balance,
+            adjustment=self.adjustment,
+            rollovers=rollovers,
+            expires_at=self.expires_at,
+            created_at=self.created_at,
+            overage_allowed=self.overage_allowed,
+            max_purchase=self.max_purchase,
+        )
+
 
 @frozen(kw_only=True)
 class LockItem:

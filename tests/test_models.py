@@ -1,0 +1,51 @@
+"""The models' own shortcuts agree with the attrs machinery they stand in for."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from meterlib.models import Grant, RolloverLot, RolloverRule
+
+
+def _every_field_set() -> Grant:
+    """A grant whose every field differs from its default, so a field left out shows."""
+    return Grant(
+        id="g1",
+        seq=7,
+        customer_id="c1",
+        feature_id="messages",
+        entity_id="e1",
+        balance_id="b1",
+        plan_id="pro",
+        included=Decimal(100),
+        unlimited=True,
+        interval="month",
+        interval_count=2,
+        anchor=1_000,
+        period=3,
+        next_reset_at=9_000,
+        rollover=RolloverRule(max=Decimal(50), duration="month", length=1),
+        balance=Decimal(40),
+        adjustment=Decimal(5),
+        rollovers=(RolloverLot(id="g1/1", balance=Decimal(3), expires_at=8_000),),
+        expires_at=99_000,
+        created_at=500,
+        overage_allowed=True,
+        max_purchase=Decimal(20),
+    )
+
+
+def test_the_test_grant_sets_every_field() -> None:
+    grant = _every_field_set()
+    for field in attrs.fields(Grant):
+        assert getattr(grant, field.name) != field.default, field.name
+
+
+def test_deducted_is_evolve_of_balance_and_rollovers() -> None:
+    grant = _every_field_set()
+    lots = (RolloverLot(id="g1/2", balance=Decimal(1), expires_at=8_500),)
+    got = grant.deducted(Decimal(-4), lots)
+    assert got == attrs.evolve(grant, balance=Decimal(-4), rollovers=lots)
+    assert grant.deducted(grant.balance, grant.rollovers) == grant
