@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -68,10 +69,77 @@ class UsageCalls(LedgerCore):
             raise InvalidRequest(
                 "Lock expires_at cannot be more than 1 day from now", code="invalid_request"
             )
-        deducting = send_event or held is not None
-        with self._notifying() as outbox, self._tx(write=deducting) as (session, catalogue):
+        if not send_event and held is None:
+            # the plain check, in front of every gated request: a read, and nothing else
+            with self._tx(write=False) as (session, catalogue):
+                feature = self._feature(catalogue, feature_id)
+                subject = self._subject(
+                    session,
+                    catalogue,
+                    self._customer(session, customer_id),
+                    now,
+                    write=False,
+                    entity=self._entity(session, customer_id, entity_id),
+                )
+                pool = judged_pool(subject, feature, entity_id, required, properties=props)
+                converted = required * catalogue.cost(feature, pool)
+                usable, extra = subject.rows((pool.id,), entity_id)
+                if pool.type == "boolean" or not usable:
+                    allowed = bool(usable)
+                else:
+                    allowed = is_allowed(
+                        subject,
+                        pool,
+                        entity_id,
+                        converted,
+                        properties=props,
+                        member=feature,
+                        usable=usable,
+                    )
+            return CheckResult(
+                allowed=allowed,
+                customer_id=customer_id,
+                entity_id=entity_id,
+                feature_id=feature.id,
+                required_balance=converted,
+                with_preview=with_preview,
+                details=partial(
+                    check_details,
+                    feature,
+                    pool,
+                    usable,
+                    extra,
+                    allowed=allowed,
+                    preview=with_preview,
+                ),
+            )
+        return self._deducting_check(
+            customer_id,
+            feature_id,
+            entity_id=entity_id,
+            required=required,
+            props=props,
+            held=held,
+            with_preview=with_preview,
+            now=now,
+        )
+
+    def _deducting_check(
+        self,
+        customer_id: str,
+        feature_id: str,
+        *,
+        entity_id: str | None,
+        required: Decimal,
+        props: dict[str, Any],
+        held: tuple[str, int | None] | None,
+        with_preview: bool,
+        now: int,
+    ) -> CheckResult:
+        """A check with `send_event` or `lock`: it deducts all of the amount or nothing."""
+        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
             feature = self._feature(catalogue, feature_id)
-            if deducting and feature.type == "boolean":
+            if feature.type == "boolean":
                 raise InvalidRequest(
                     "send_event cannot be used with boolean features, which are flags rather "
                     "than usage-tracked",
@@ -84,13 +152,7 @@ class UsageCalls(LedgerCore):
             customer = self._customer(session, customer_id)
             entity = self._entity(session, customer_id, entity_id)
             subject = self._subject(
-                session,
-                catalogue,
-                customer,
-                now,
-                write=deducting,
-                outbox=outbox if deducting else None,  # a plain check notifies nothing
-                entity=entity,
+                session, catalogue, customer, now, write=True, outbox=outbox, entity=entity
             )
             pool = judged_pool(subject, feature, entity_id, required, properties=props)
             converted = required * catalogue.cost(feature, pool)
@@ -117,21 +179,6 @@ class UsageCalls(LedgerCore):
                         allowed=allowed,
                         preview=with_preview,
                     ),
-                )
-
-            if not deducting:
-                if pool.type == "boolean" or not usable:
-                    return result(bool(usable))
-                return result(
-                    is_allowed(
-                        subject,
-                        pool,
-                        entity_id,
-                        converted,
-                        properties=props,
-                        member=feature,
-                        usable=usable,
-                    )
                 )
 
             if held is not None and session.get_lock(held[0]) is not None:

@@ -24,7 +24,7 @@ from meterlib.models import (
     LockItem,
 )
 from meterlib.ordering import in_deduction_order
-from meterlib.quantity import ZERO
+from meterlib.quantity import ONE, ZERO
 from meterlib.results import Balance, Flag
 from meterlib.stores.protocol import StoreSession
 from meterlib.views import balance_of, flag_of
@@ -61,9 +61,9 @@ class Catalogue:
     def cost(self, member: Feature, pool: Feature) -> Decimal:
         """Units of `pool` one unit of `member` consumes."""
         if pool.id == member.id:
-            return Decimal(1)
+            return ONE
         cost = pool.credit_cost(member.id)
-        return Decimal(1) if cost is None else cost
+        return ONE if cost is None else cost
 
 
 class View:
