@@ -186,10 +186,11 @@ class Subject(View):
 
     def _release_expired_locks(self) -> None:
         """Locks whose expiry has passed are released at that instant, in expiry order."""
+        held = self.session.list_locks(self.customer.id)
+        if not held:
+            return  # the usual case
         locks = [
-            lock
-            for lock in self.session.list_locks(self.customer.id)
-            if lock.expires_at is not None and lock.expires_at <= self.now
+            lock for lock in held if lock.expires_at is not None and lock.expires_at <= self.now
         ]
         for lock in sorted(locks, key=lambda lock: (lock.expires_at or 0, lock.created_at)):
             at = lock.expires_at or self.now

@@ -105,6 +105,8 @@ class MemorySession:
         rows = self._s.grants.get(customer_id)
         if not rows:
             return []
+        if len(rows) == 1:
+            return list(rows.values())
         return sorted(rows.values(), key=lambda g: g.seq)
 
     def put_grants(self, grants: Iterable[Grant]) -> None:
