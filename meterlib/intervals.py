@@ -7,7 +7,7 @@ Feb 28 (29), Mar 31, Apr 30. Locating the boundary around an instant is O(1).
 
 from __future__ import annotations
 
-from calendar import monthrange
+from calendar import isleap
 from datetime import date
 
 from meterlib.instants import to_datetime
@@ -20,6 +20,7 @@ _FIXED_MS = {
 }
 _DAY_MS = 86_400_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # by month number, common year
 _MONTHS = {"month": 1, "quarter": 3, "semi_annual": 6, "year": 12}
 
 # Autumn's ordering weights: shorter periods drain first
@@ -57,11 +58,42 @@ def add_months(t: int, months: int) -> int:
     where dateutil's relativedelta costs ten times as much (tests compare the two).
     """
     days, in_day = divmod(t, _DAY_MS)
-    start = date.fromordinal(_EPOCH_ORDINAL + days)
+    target = _plus_months(date.fromordinal(_EPOCH_ORDINAL + days), months)
+    return (target.toordinal() - _EPOCH_ORDINAL) * _DAY_MS + in_day
+
+
+def month_step_of_day(day: int, months: int) -> tuple[int, int]:
+    """(target, first): epoch day `day` plus `months` calendar months, and the first day of its
+    month that lands on that same target (`day` itself unless the step is clamped).
+
+    Several days land on one target only when it is a month end they are clamped to (Jan 28 to
+    31 all land on Feb 28): instants of those days keep their time of day, so after the step
+    they are ordered by time of day, no longer by instant.
+    """
+    source = date.fromordinal(_EPOCH_ORDINAL + day)
+    target = _plus_months(source, months)
+    target_day = target.toordinal() - _EPOCH_ORDINAL
+    if target.day < _days_in_month(target.year, target.month):
+        return target_day, day
+    return target_day, day - (source.day - target.day)
+
+
+def _plus_months(start: date, months: int) -> date:
+    """`start` plus whole calendar months, clamped to the month's last day."""
     years, month0 = divmod(start.month - 1 + months, 12)
     year, month = start.year + years, month0 + 1
-    day = min(start.day, monthrange(year, month)[1])
-    return (date(year, month, day).toordinal() - _EPOCH_ORDINAL) * _DAY_MS + in_day
+    return date(year, month, min(start.day, _days_in_month(year, month)))
+
+
+def _days_in_month(year: int, month: int) -> int:
+    """calendar.monthrange's day count, without the weekday it also computes."""
+    return 29 if month == 2 and isleap(year) else _MONTH_DAYS[month]
+
+
+def step_ms(interval: str, count: int) -> int | None:
+    """The fixed distance between boundaries in ms; None for calendar intervals (months)."""
+    fixed = _FIXED_MS.get(interval)
+    return None if fixed is None else fixed * count
 
 
 def boundary(anchor: int, interval: str, count: int, k: int) -> int:

@@ -31,6 +31,7 @@ def dt(t: int) -> datetime:
 
 
 ANCHOR = ms(2025, 1, 15, 10, 30)
+DAY_MS = 86_400_000
 
 FIXED = [
     ("minute", utc(2025, 1, 15, 10, 31), utc(2025, 1, 15, 10, 32)),
@@ -183,3 +184,40 @@ class TestAddMonthsAgreesWithDateutil:
         """add_months(t, n) equals t + relativedelta(months=n), clamping included."""
         expected = to_ms(to_datetime(t) + relativedelta(months=months), field="t")
         assert intervals.add_months(t, months) == expected
+
+
+class TestMonthStepOfDay:
+    """month_step_of_day: where a day lands after whole months, and which days land with it."""
+
+    def test_clamped_month_end(self) -> None:
+        """Jan 28 to 31 all land on Feb 28; Jan 27 alone on Feb 27."""
+        day = ms(2025, 1, 30) // DAY_MS
+        assert intervals.month_step_of_day(day, 1) == (ms(2025, 2, 28) // DAY_MS, day - 2)
+        assert intervals.month_step_of_day(day - 3, 1) == (ms(2025, 2, 27) // DAY_MS, day - 3)
+
+    def test_unclamped_month_end(self) -> None:
+        """Mar 30 lands on Apr 30, a month end, but no earlier March day lands there."""
+        day = ms(2025, 3, 30) // DAY_MS
+        assert intervals.month_step_of_day(day, 1) == (ms(2025, 4, 30) // DAY_MS, day)
+
+    @given(
+        day=st.integers(min_value=ms(1990, 1, 1) // DAY_MS, max_value=ms(2060, 1, 1) // DAY_MS),
+        months=st.integers(min_value=0, max_value=40),
+    )
+    @settings(max_examples=300, deadline=None)
+    def test_agrees_with_add_months(self, day: int, months: int) -> None:
+        """The target is add_months of the day; the days first..day and no earlier land on it."""
+        target, first = intervals.month_step_of_day(day, months)
+
+        def lands(d: int) -> int:
+            return intervals.add_months(d * DAY_MS, months) // DAY_MS
+
+        assert first <= day
+        assert all(lands(d) == target for d in range(first, day + 1))
+        assert lands(first - 1) < target
+
+    def test_step_ms(self) -> None:
+        """Fixed intervals have a fixed step; calendar ones none."""
+        assert intervals.step_ms("minute", 3) == 180_000
+        assert intervals.step_ms("week", 1) == 7 * DAY_MS
+        assert intervals.step_ms("month", 1) is None

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from attrs import evolve
 from hypothesis import given, settings
@@ -134,6 +135,18 @@ def naive_advance(grant: Grant, now: int, *, persist_overage: bool = False) -> G
 
 
 # ---- examples
+
+
+class TestCaughtUp:
+    """The caught-up grant is built field by field (evolve is slow there)."""
+
+    def test_every_other_field_carried_over(self) -> None:
+        """Only the balance, adjustment, rollovers and schedule change; no field is lost."""
+        sentinels: dict[str, Any] = {field.name: object() for field in attrs.fields(Grant)}
+        grant = Grant(**sentinels)
+        owned: dict[str, Any] = {"balance": D(1), "rollovers": (), "period": 7, "next_reset_at": 9}
+        after = resets._caught_up(grant, **owned)
+        assert after == evolve(grant, adjustment=D(0), **owned)
 
 
 class TestSchedule:
