@@ -227,6 +227,16 @@ def _rollovers_after(
             (k, b, e, _balance_after(grant, k - first, persist_overage=persist_overage))
             for e, k, b in new
         ]
+    elif not existing:
+        # the usual case after a long idle: every old lot has expired, so only new ones count
+        above = ZERO
+        for e, k, b in new:
+            if above > cap:
+                break
+            size = _balance_after(grant, k - first, persist_overage=persist_overage)
+            if above < cap:
+                kept_new.append((k, b, e, min(size, cap - above)))
+            above += size
     else:
         # Walk down the trimming order, old and new lots merged, while the cap is not exceeded:
         # each lot keeps what of `cap` is left above it. New lots rank after every old one.
