@@ -18,7 +18,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from attrs import evolve
 from limits import parse
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
@@ -70,7 +69,7 @@ def result_objects(*, number: int, rounds: int) -> dict[str, Any]:
 
     def track_objects() -> object:
         # the new state of the grant, the stored event with its deduction, and the result
-        changed = evolve(grant, balance=grant.balance - one)
+        changed = grant.deducted(grant.balance - one, grant.rollovers)
         record = DeductionRecord(feature_id="messages", balance_id="grant_1", value=one)
         event = EventRecord(
             id="evt_1",
