@@ -224,8 +224,10 @@ class _Transaction:
         self._write = write
 
     def __enter__(self) -> MemorySession:
-        self._store._lock.acquire()
-        self._session = MemorySession(self._store._state, write=self._write)
+        store = self._store
+        store._lock.acquire()
+        # a read-only session holds nothing of its own, so every read shares one
+        self._session = MemorySession(store._state, write=True) if self._write else store._reader
         return self._session
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
@@ -242,6 +244,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.RLock()
+        self._reader = MemorySession(self._state, write=False)
 
     def transaction(self, *, write: bool = True) -> _Transaction:
         """One serialised unit of work; an exception undoes every write made in it."""
