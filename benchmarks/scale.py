@@ -4,6 +4,9 @@ The big stores are built fast, not through the Ledger: one customer, grant and e
 by the Ledger as templates, then copied with new ids, in one transaction. On SQLite that is
 `executemany` of plain INSERTs (a 1 GB page cache while loading); on the MemoryStore it is the
 session's own put/add methods on `attrs.evolve`d copies of the templates.
+
+`python -m benchmarks.scale` runs the SQLite measure alone, as the full run does (about a
+minute); `sqlite_tracks` times stores already built, to repeat it on copies of the files.
 """
 
 from __future__ import annotations
@@ -191,6 +194,13 @@ def sqlite_big_vs_small(
     """track on a file with `big` customers and `big` events beside one with `small` and none."""
     build_sqlite(folder / "big.db", customers=big, events=big)
     build_sqlite(folder / "small.db", customers=small, events=0)
+    return sqlite_tracks(folder, big=big, small=small, number=number, rounds=rounds)
+
+
+def sqlite_tracks(
+    folder: Path, *, big: int, small: int, number: int, rounds: int
+) -> dict[str, Any]:
+    """The timing half of `sqlite_big_vs_small`, on the big.db and small.db in `folder`."""
     with (
         Ledger(SQLiteStore(folder / "big.db")) as large,
         Ledger(SQLiteStore(folder / "small.db")) as little,
@@ -205,3 +215,16 @@ def memory_big_vs_small(*, big: int, small: int, number: int, rounds: int) -> di
         Ledger(build_memory(customers=small, events=0)) as little,
     ):
         return _both(large, little, big, small, number=number, rounds=rounds)
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="meterlib-scale-") as tmp:
+        found = sqlite_big_vs_small(Path(tmp), big=1_000_000, small=1000, number=500, rounds=11)
+    reads = found["reads_per_track"]
+    print(
+        f"1 000 000 vs 1 000 customers, random customer: {found['ratio']:.2f}× "
+        f"({found['meterlib_us']:.1f} µs vs {found['baseline_us']:.1f} µs); one customer: "
+        f"{found['one_customer']['ratio']:.2f}×; reads a track: {reads['big']} vs {reads['small']}"
+    )

@@ -194,6 +194,15 @@ class TestFile:
             assert not any("TEMP B-TREE" in s for s in steps), query
             assert not any(s.startswith("SCAN ") and "json_each" not in s for s in steps), query
 
+    def test_grant_update_finds_its_row_through_the_customer_index(
+        self, store: SQLiteStore, path: Path
+    ) -> None:
+        """put_grants' UPDATE reads the index page list_grants has just read, not the id one."""
+        plan = raw(path).execute("EXPLAIN QUERY PLAN " + sql._UPDATE_GRANT, [1] * 22).fetchall()
+        assert [step[3] for step in plan] == [
+            "SEARCH grants USING INDEX grants_by_customer (customer_id=? AND seq=?)"
+        ]
+
     def test_empty_file_becomes_a_database(self, path: Path) -> None:
         """A zero-byte file (as `touch` leaves) is a new, empty database."""
         path.touch()
