@@ -189,10 +189,29 @@ class Grant:
         return self.expires_at is None or self.expires_at > now
 
     def deducted(self, balance: Decimal, rollovers: tuple[RolloverLot, ...]) -> Grant:
-        """This grant with a deduction's new balance and rollovers.
+        """This grant with a deduction's new balance and rollovers."""
+        return self.moved(
+            balance=balance,
+            rollovers=rollovers,
+            adjustment=self.adjustment,
+            period=self.period,
+            next_reset_at=self.next_reset_at,
+        )
 
-        `attrs.evolve` would do, but walks every field first, and every track makes one of
-        these; tests check that this names every field (see test_models).
+    def moved(
+        self,
+        *,
+        balance: Decimal,
+        rollovers: tuple[RolloverLot, ...],
+        adjustment: Decimal,
+        period: int,
+        next_reset_at: int | None,
+    ) -> Grant:
+        """This grant with new values of the fields that deductions and resets move.
+
+        `attrs.evolve` would do, but walks every field's metadata first, which nearly doubles
+        the cost, and every track and catch-up makes one of these; tests check that this names
+        every field (tests/test_models.py).
         """
         return Grant(
             id=self.id,
@@ -207,11 +226,11 @@ class Grant:
             interval=self.interval,
             interval_count=self.interval_count,
             anchor=self.anchor,
-            period=self.period,
-            next_reset_at=self.next_reset_at,
+            period=period,
+            next_reset_at=next_reset_at,
             rollover=self.rollover,
             balance=balance,
-            adjustment=self.adjustment,
+            adjustment=adjustment,
             rollovers=rollovers,
             expires_at=self.expires_at,
             created_at=self.created_at,

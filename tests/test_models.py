@@ -49,3 +49,18 @@ def test_deducted_is_evolve_of_balance_and_rollovers() -> None:
     got = grant.deducted(Decimal(-4), lots)
     assert got == attrs.evolve(grant, balance=Decimal(-4), rollovers=lots)
     assert grant.deducted(grant.balance, grant.rollovers) == grant
+
+
+def test_moved_is_evolve_of_the_fields_it_names() -> None:
+    grant = _every_field_set()
+    got = grant.moved(
+        balance=Decimal(1), rollovers=(), adjustment=Decimal(0), period=9, next_reset_at=None
+    )
+    assert got == attrs.evolve(
+        grant,
+        balance=Decimal(1),
+        rollovers=(),
+        adjustment=Decimal(0),
+        period=9,
+        next_reset_at=None,
+    )
