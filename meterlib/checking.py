@@ -28,12 +28,10 @@ def is_allowed(
     """autumn-check-track §5.5 over the usable grants of one pool; `member` is the feature
     asked about when `feature` is a credit system judged for it (its usage limits gate).
     `usable` is `subject.rows((feature.id,), entity_id)[0]` when the caller has it already."""
-    if feature.type == "boolean":
-        return subject.flag(feature, entity_id) is not None
     if usable is None:
         usable, _ = subject.rows((feature.id,), entity_id)
-    if not usable:
-        return False
+    if not usable or feature.type == "boolean":
+        return bool(usable)  # a flag is allowed when the subject has a live grant of it
     if subject.controlled(entity_id):
         assert subject.controls is not None
         verdict = subject.controls.judge(

@@ -84,18 +84,15 @@ class UsageCalls(LedgerCore):
                 pool = judged_pool(subject, feature, entity_id, required, properties=props)
                 converted = required * catalogue.cost(feature, pool)
                 usable, extra = subject.rows((pool.id,), entity_id)
-                if pool.type == "boolean" or not usable:
-                    allowed = bool(usable)
-                else:
-                    allowed = is_allowed(
-                        subject,
-                        pool,
-                        entity_id,
-                        converted,
-                        properties=props,
-                        member=feature,
-                        usable=usable,
-                    )
+                allowed = is_allowed(
+                    subject,
+                    pool,
+                    entity_id,
+                    converted,
+                    properties=props,
+                    member=feature,
+                    usable=usable,
+                )
             return CheckResult(
                 allowed=allowed,
                 customer_id=customer_id,
@@ -297,8 +294,9 @@ class UsageCalls(LedgerCore):
         """One track in the open transaction. A batch passes `subjects`: each customer's Subject
         is then built once, carried from item to item, and saved by the batch at its end."""
         subject = None if subjects is None else subjects.get(args.customer_id)
-        customer = subject.customer if subject is not None else None
-        if customer is None:
+        if subject is not None:
+            customer = subject.customer
+        else:
             customer = self._customer(session, args.customer_id)
         entity = self._entity(session, customer.id, args.entity_id)
         if args.feature_id is not None:
