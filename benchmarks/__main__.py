@@ -83,36 +83,57 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
         results[name] = value
         return value
 
+    def own(name: str) -> Path:
+        """A new folder for one measure: no measure sees another's files (an earlier run
+        timed check on the file track had just filled, whose seeding added a second grant)."""
+        path = folder / name
+        path.mkdir()
+        return path
+
     mem_check = step("memory_check", memory.check_vs_fixed_window(number=n, rounds=r))
     mem_track = step("memory_track", memory.track_vs_moving_window(number=n, rounds=r))
     sql_n = p.sqlite_number
-    sql_track = step("sqlite_track", sqlite.track_vs_hand_written(folder, number=sql_n, rounds=r))
-    sql_check = step("sqlite_check", sqlite.check_vs_hand_written(folder, number=sql_n, rounds=r))
-    batch = step("batch_track", sqlite.batch_vs_single(folder, size=p.batch, rounds=p.batch_rounds))
+    sql_track = step(
+        "sqlite_track", sqlite.track_vs_hand_written(own("track"), number=sql_n, rounds=r)
+    )
+    sql_check = step(
+        "sqlite_check", sqlite.check_vs_hand_written(own("check"), number=sql_n, rounds=r)
+    )
+    batch = step(
+        "batch_track", sqlite.batch_vs_single(own("batch"), size=p.batch, rounds=p.batch_rounds)
+    )
     sn, sr = p.scale_number, p.scale_rounds
     big_sql = step(
         "scale_sqlite",
-        scale.sqlite_big_vs_small(folder, big=p.big, small=p.small, number=sn, rounds=sr),
+        scale.sqlite_big_vs_small(own("scale"), big=p.big, small=p.small, number=sn, rounds=sr),
     )
     big_mem = step(
         "scale_memory",
         scale.memory_big_vs_small(big=p.big, small=p.small, number=sn, rounds=sr),
     )
     objects = step("floor_result_objects", floors.result_objects(number=n, rounds=r))
-    replay = step("floor_replayed_sql", floors.replayed_sql(folder, number=sql_n, rounds=r))
+    replay = step("floor_replayed_sql", floors.replayed_sql(own("replay"), number=sql_n, rounds=r))
     hand_batch = step(
         "floor_hand_written_batch",
-        floors.hand_written_batch(folder, size=p.batch, rounds=p.batch_rounds),
+        floors.hand_written_batch(own("hand_batch"), size=p.batch, rounds=p.batch_rounds),
     )
     memory_batch = step(
-        "floor_memory_batch", floors.memory_batch(folder, size=p.batch, rounds=p.batch_rounds)
+        "floor_memory_batch",
+        floors.memory_batch(own("memory_batch"), size=p.batch, rounds=p.batch_rounds),
     )
     catch_up = step("catch_up", _catch_up(quick))
     row_bytes = step("memory_per_row", memory.bytes_per_balance_row(customers=p.memory_rows))
-    one = step("processes_1", processes.tracks_per_second(folder, processes=1, seconds=p.seconds))
-    four = step("processes_4", processes.tracks_per_second(folder, processes=4, seconds=p.seconds))
+    one = step(
+        "processes_1",
+        processes.tracks_per_second(own("processes_1"), processes=1, seconds=p.seconds),
+    )
+    four = step(
+        "processes_4",
+        processes.tracks_per_second(own("processes_4"), processes=4, seconds=p.seconds),
+    )
     pg_track = step(
-        "postgres_track", postgres.track_vs_sqlite(folder, number=max(20, sql_n // 5), rounds=r)
+        "postgres_track",
+        postgres.track_vs_sqlite(own("postgres"), number=max(20, sql_n // 5), rounds=r),
     )
 
     big = f"{p.big:,}".replace(",", " ")

@@ -558,18 +558,25 @@ class StoreContract:
     # --- sequences and transactions --------------------------------------------------
 
     def test_next_seq_is_monotone_per_kind(self) -> None:
-        """`next_seq` grows strictly per kind, within and across transactions."""
+        """`next_seq` grows strictly per kind, within and across transactions; an event seq
+        is larger than every stored event's."""
         with self._store() as store:
             with store.transaction() as tx:
                 grants_1 = [tx.next_seq("grant") for _ in range(3)]
-                event_1 = tx.next_seq("event")
+                events_1 = [tx.next_seq("event") for _ in range(2)]
+                tx.add_event(event(events_1[-1]))
             with store.transaction() as tx:
                 grants_2 = [tx.next_seq("grant") for _ in range(2)]
                 event_2 = tx.next_seq("event")
+                tx.add_event(event(event_2))
+                event_3 = tx.next_seq("event")
                 feature_1 = tx.next_seq("feature")
+            with store.transaction() as tx:
+                event_4 = tx.next_seq("event")
         found = grants_1 + grants_2
         assert found == sorted(set(found))
-        assert event_2 > event_1
+        assert events_1[0] < events_1[1] < event_2 < event_3
+        assert event_4 > event_2
         assert isinstance(feature_1, int)
 
     def test_rollback_on_exception(self) -> None:
@@ -579,9 +586,9 @@ class StoreContract:
                 tx.put_customer(customer("cus_1", name="kept"))
                 tx.put_grants([grant("g1", 1, balance=Decimal(5))])
                 tx.put_lock(lock("lk_1"))
-                tx.add_event(event(1))
-                tx.put_idempotency_key("k", T0)
                 last_seq = tx.next_seq("event")
+                tx.add_event(event(last_seq))
+                tx.put_idempotency_key("k", T0)
             before = self._snapshot(store)
             error = _Rollback("abandon")
             try:
@@ -593,7 +600,7 @@ class StoreContract:
                     tx.put_grants([grant("g1", 1, balance=Decimal(0)), grant("g2", 2)])
                     tx.delete_lock("lk_1")
                     tx.put_lock(lock("lk_2"))
-                    tx.add_event(event(2))
+                    tx.add_event(event(tx.next_seq("event")))
                     tx.put_idempotency_key("k", T0 + 1)
                     tx.put_idempotency_key("k2", T0 + 1)
                     tx.next_seq("event")

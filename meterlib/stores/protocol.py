@@ -20,7 +20,9 @@ class StoreSession(Protocol):
     """One unit of work. Every method may raise `StoreError` for a backend failure."""
 
     def next_seq(self, kind: str) -> int:
-        """A number larger than any returned before for `kind` ("grant", "event", "feature")."""
+        """A number larger than any returned before for `kind` ("grant", "feature"); for
+        "event", larger than the seq of every stored event and than the last one this
+        session returned (a number handed out but never stored may come back later)."""
 
     # catalogue
     def get_feature(self, feature_id: str) -> Feature | None: ...
@@ -65,7 +67,10 @@ class StoreSession(Protocol):
     def delete_lock(self, lock_id: str) -> None: ...
 
     # events
-    def add_event(self, event: EventRecord) -> None: ...
+    def add_event(self, event: EventRecord) -> None:
+        """Record the event; its seq comes from `next_seq("event")` (a store may refuse one
+        already stored)."""
+
     def list_events(
         self,
         *,

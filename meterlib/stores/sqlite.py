@@ -18,7 +18,7 @@ from types import TracebackType
 
 from meterlib.errors import StoreError
 from meterlib.stores.sqlite_schema import MIN_SQLITE, open_schema
-from meterlib.stores.sqlite_session import FeatureCache, SQLiteSession
+from meterlib.stores.sqlite_session import FeatureCache, GrantCache, SQLiteSession
 
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
 _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
@@ -121,7 +121,9 @@ class _Transaction:
         slot.depth += 1
         self._slot = slot
         self._held = lock
-        self._session = SQLiteSession(slot.conn, write=write, features=store._features)
+        self._session = SQLiteSession(
+            slot.conn, write=write, features=store._features, grants=store._grants
+        )
         return self._session
 
     def __exit__(
@@ -198,6 +200,7 @@ class SQLiteStore:
         self._shared_lock = threading.RLock()
         self._shared: _Connection | None = None
         self._features = FeatureCache()
+        self._grants = GrantCache()
         if sqlite3.sqlite_version_info < MIN_SQLITE:
             raise StoreError(
                 f"SQLiteStore needs SQLite {'.'.join(map(str, MIN_SQLITE))} or newer; this "

@@ -15,7 +15,18 @@ _LIST_FEATURES = _SELECT_FEATURE + " ORDER BY seq"
 _COUNT_FEATURES = "SELECT count(*) FROM features"
 _PUT_FEATURE = rows.upsert_sql("features", rows.FEATURE_COLUMNS, ("id",))
 _SELECT_CUSTOMER = rows.select_sql("customers", rows.CUSTOMER_COLUMNS)
-_GET_CUSTOMER = _SELECT_CUSTOMER + " WHERE id = ?"
+# the customer and whether it holds a lock: loading a customer's balances lists its locks,
+# and most customers hold none, so this spares that statement (see `list_locks`)
+_GET_CUSTOMER_AND_LOCKED = (
+    rows.select_sql(
+        "customers",
+        (
+            *rows.CUSTOMER_COLUMNS,
+            "EXISTS (SELECT 1 FROM locks WHERE locks.customer_id = customers.id)",
+        ),
+    )
+    + " WHERE id = ?"
+)
 _LIST_CUSTOMERS = _SELECT_CUSTOMER + " ORDER BY id"
 _PUT_CUSTOMER = rows.upsert_sql("customers", rows.CUSTOMER_COLUMNS, ("id",))
 _SELECT_ENTITY = rows.select_sql("entities", rows.ENTITY_COLUMNS)
@@ -40,9 +51,17 @@ _GET_LOCK = _SELECT_LOCK + " WHERE lock_id = ?"
 _LIST_LOCKS = _SELECT_LOCK + " WHERE customer_id = ? ORDER BY created_at, lock_id"
 _PUT_LOCK = rows.upsert_sql("locks", rows.LOCK_COLUMNS, ("lock_id",))
 _DELETE_LOCK = "DELETE FROM locks WHERE lock_id = ?"
+# An event's rowid is its seq, so "the next event seq" is read from the rowid b-tree (the
+# largest rowid is one seek) instead of being counted in `seqs`: that counter's page was one
+# more page written to the WAL by every track. Files written before count events in `seqs`
+# ("event"), which stays the floor. A reused seq fails the insert (the rowid is unique).
 _ADD_EVENT = (
-    f"INSERT INTO events ({', '.join(rows.EVENT_COLUMNS)}) "
-    f"VALUES ({', '.join('?' * len(rows.EVENT_COLUMNS))})"
+    f"INSERT INTO events (rowid, {', '.join(rows.EVENT_COLUMNS)}) "
+    f"VALUES (?, {', '.join('?' * len(rows.EVENT_COLUMNS))})"
+)
+_LAST_EVENT_SEQ = (
+    "SELECT max(ifnull((SELECT value FROM seqs WHERE kind = 'event'), 0), "
+    "ifnull((SELECT max(rowid) FROM events), 0))"
 )
 _GET_KEY = "SELECT expires_at FROM idempotency_keys WHERE idempotency_key = ?"
 _PUT_KEY = rows.upsert_sql(
@@ -111,17 +130,61 @@ class FeatureCache:
         self.features = ()
 
 
+class GrantCache:
+    """The Grants last decoded from (or encoded to) each grant row, shared by a store's
+    connections: a row read again unchanged reuses its Grant instead of decoding it again.
+
+    An entry is used only when the row read equals the row it was made from, column for
+    column, and decoding depends on the row alone, so a stale entry (another process wrote
+    the grant, a transaction rolled back) can only miss, never answer wrongly. Grants are
+    immutable, so sharing one between calls and threads is safe. Bounded: it starts over
+    when full, which costs a decode per grant and nothing else.
+    """
+
+    __slots__ = ("entries", "limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.entries: dict[str, tuple[tuple[Any, ...], Grant]] = {}
+        self.limit = limit
+
+    def decode(self, row: tuple[Any, ...]) -> Grant:
+        """The Grant the row holds."""
+        entry = self.entries.get(row[0])
+        if entry is not None and entry[0] == row:
+            return entry[1]
+        grant = rows.grant_from_row(row)
+        self.keep(row, grant)
+        return grant
+
+    def keep(self, row: tuple[Any, ...], grant: Grant) -> None:
+        """Remember that `row` decodes to `grant`."""
+        entries = self.entries
+        if len(entries) >= self.limit and row[0] not in entries:
+            entries.clear()
+        entries[row[0]] = (row, grant)
+
+
 class SQLiteSession:
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
-    __slots__ = ("_conn", "_features", "_write")
+    __slots__ = ("_conn", "_event_seq", "_features", "_grants", "_lockless", "_write")
 
     def __init__(
-        self, conn: sqlite3.Connection, *, write: bool, features: FeatureCache | None = None
+        self,
+        conn: sqlite3.Connection,
+        *,
+        write: bool,
+        features: FeatureCache | None = None,
+        grants: GrantCache | None = None,
     ) -> None:
         self._conn: sqlite3.Connection | _Ended = conn
         self._write = write
         self._features = features if features is not None else FeatureCache()
+        self._grants = grants if grants is not None else GrantCache()
+        # customers read in this transaction that held no lock: none can appear but by
+        # this session's own put_lock, so list_locks answers them without a query
+        self._lockless: set[str] = set()
+        self._event_seq = 0  # the last event seq this session handed out
 
     def end(self) -> None:
         """Refuse every later call: outside its transaction a session would bypass the locks."""
@@ -133,8 +196,14 @@ class SQLiteSession:
         return self._conn
 
     def next_seq(self, kind: str) -> int:
-        """A number larger than any returned before for `kind`, shared by every process."""
-        value: int = self._writable().execute(_NEXT_SEQ, (kind,)).fetchone()[0]
+        """A number larger than any returned before for `kind`, shared by every process
+        (for "event": larger than every stored event's, and than this session's last)."""
+        conn = self._writable()
+        if kind == "event":
+            stored: int = conn.execute(_LAST_EVENT_SEQ).fetchone()[0]
+            self._event_seq = max(stored, self._event_seq) + 1
+            return self._event_seq
+        value: int = conn.execute(_NEXT_SEQ, (kind,)).fetchone()[0]
         return value
 
     def get_feature(self, feature_id: str) -> Feature | None:
@@ -157,8 +226,12 @@ class SQLiteSession:
 
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer, or None."""
-        row = self._conn.execute(_GET_CUSTOMER, (customer_id,)).fetchone()
-        return None if row is None else rows.customer_from_row(row)
+        row = self._conn.execute(_GET_CUSTOMER_AND_LOCKED, (customer_id,)).fetchone()
+        if row is None:
+            return None
+        if not row[-1]:
+            self._lockless.add(customer_id)
+        return rows.customer_from_row(row)
 
     def list_customers(self) -> list[Customer]:
         """Every customer, in id order."""
@@ -183,7 +256,8 @@ class SQLiteSession:
 
     def list_grants(self, customer_id: str) -> list[Grant]:
         """Every grant of the customer and its entities, in `seq` order."""
-        return [rows.grant_from_row(r) for r in self._conn.execute(_LIST_GRANTS, (customer_id,))]
+        decode = self._grants.decode
+        return [decode(r) for r in self._conn.execute(_LIST_GRANTS, (customer_id,))]
 
     def put_grants(self, grants: Iterable[Grant]) -> None:
         """Insert or replace each grant by id.
@@ -192,10 +266,12 @@ class SQLiteSession:
         commit rewrites the table page alone, not the index page too (the upsert did).
         """
         conn = self._writable()
+        keep = self._grants.keep
         for grant in grants:
             row = rows.grant_to_row(grant)
             if not conn.execute(_UPDATE_GRANT, [row[i] for i in _UPDATE_GRANT_ORDER]).rowcount:
                 conn.execute(_PUT_GRANT, row)
+            keep(row, grant)  # the next read of this row needs no decoding
 
     def delete_grants(self, grant_ids: Iterable[str]) -> None:
         """Remove the grants (their rollovers live in the same row); unknown ids are ignored."""
@@ -208,11 +284,14 @@ class SQLiteSession:
 
     def list_locks(self, customer_id: str) -> list[Lock]:
         """The customer's open locks, in creation order."""
+        if customer_id in self._lockless:
+            return []
         return [rows.lock_from_row(r) for r in self._conn.execute(_LIST_LOCKS, (customer_id,))]
 
     def put_lock(self, lock: Lock) -> None:
         """Insert or replace by lock_id."""
         self._writable().execute(_PUT_LOCK, rows.lock_to_row(lock))
+        self._lockless.discard(lock.customer_id)
 
     def delete_lock(self, lock_id: str) -> None:
         """Remove the lock; an unknown id is ignored."""
@@ -220,7 +299,7 @@ class SQLiteSession:
 
     def add_event(self, event: EventRecord) -> None:
         """Record the event."""
-        self._writable().execute(_ADD_EVENT, rows.event_to_row(event))
+        self._writable().execute(_ADD_EVENT, (event.seq, *rows.event_to_row(event)))
 
     def list_events(
         self,

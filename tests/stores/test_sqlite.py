@@ -181,7 +181,7 @@ class TestFile:
             sql._GET_LOCK,
             sql._LIST_LOCKS,
             sql._GET_KEY,
-            sql._GET_CUSTOMER,
+            sql._GET_CUSTOMER_AND_LOCKED,
             sql._GET_ENTITY,
             sql._LIST_ENTITIES,
             sql._events_sql((True, False, False, False, False, False)),

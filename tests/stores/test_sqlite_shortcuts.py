@@ -1,0 +1,150 @@
+"""SQLiteStore's shortcuts never change an answer: the decoded-grant cache, customers known to
+hold no lock, and event seqs read from the rowid instead of counted in `seqs`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from meterlib.errors import StoreError
+from meterlib.models import RolloverLot
+from meterlib.stores import SQLiteStore
+from meterlib.stores import sqlite_session as sql
+from meterlib.testing import customer, event, events, grant, lock
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    """The store's file (the tests also open it with plain sqlite3)."""
+    return tmp_path / "shortcuts.db"
+
+
+@pytest.fixture
+def store(path: Path) -> Iterator[SQLiteStore]:
+    """A new SQLiteStore on a file, with cus_1 holding grant g1 (balance 5)."""
+    store = SQLiteStore(path)
+    with store:
+        with store.transaction() as tx:
+            tx.put_customer(customer("cus_1"))
+            tx.put_grants([grant("g1", 1, balance=Decimal(5))])
+        yield store
+
+
+def balance(store: SQLiteStore) -> Decimal:
+    """g1's balance, as a new read transaction sees it."""
+    with store.transaction(write=False) as tx:
+        (g,) = tx.list_grants("cus_1")
+        return g.balance
+
+
+class TestDecodedGrants:
+    """A cached Grant is used only for the very row it was made from."""
+
+    def test_a_row_read_again_unchanged_is_not_decoded_again(self, store: SQLiteStore) -> None:
+        with store.transaction(write=False) as tx:
+            first = tx.list_grants("cus_1")[0]
+        with store.transaction(write=False) as tx:
+            assert tx.list_grants("cus_1")[0] is first
+
+    def test_another_process_write_is_seen(self, store: SQLiteStore, path: Path) -> None:
+        """Another connection rewrites the row behind the cache's back: the read decodes it."""
+        assert balance(store) == 5
+        with sqlite3.connect(path, isolation_level=None) as other:
+            other.execute("UPDATE grants SET balance = '7.5' WHERE id = 'g1'")
+        assert balance(store) == Decimal("7.5")
+
+    def test_a_rolled_back_write_is_not_read(self, store: SQLiteStore) -> None:
+        """put_grants remembers the row it wrote; after a rollback that row is not there."""
+        with pytest.raises(ZeroDivisionError), store.transaction() as tx:
+            tx.put_grants([grant("g1", 1, balance=Decimal(1))])
+            assert tx.list_grants("cus_1")[0].balance == 1
+            _ = 1 / 0
+        assert balance(store) == 5
+
+    def test_every_column_takes_part(self, store: SQLiteStore, path: Path) -> None:
+        """A change in any one column (the rollovers' JSON here) is a different row."""
+        lots = (RolloverLot(id="r1", balance=Decimal(2)),)
+        with store.transaction() as tx:
+            tx.put_grants([grant("g1", 1, balance=Decimal(5), rollovers=lots)])
+        with sqlite3.connect(path, isolation_level=None) as other:
+            text = other.execute("SELECT rollovers FROM grants").fetchone()[0]
+            other.execute("UPDATE grants SET rollovers = ?", (text.replace('"2"', '"3"'),))
+        with store.transaction(write=False) as tx:
+            assert tx.list_grants("cus_1")[0].rollovers[0].balance == 3
+
+    def test_a_full_cache_starts_over(self, store: SQLiteStore) -> None:
+        store._grants.limit = 3
+        with store.transaction() as tx:
+            tx.put_grants([grant(f"g{n}", n, balance=Decimal(n)) for n in range(2, 9)])
+        assert len(store._grants.entries) <= 3
+        with store.transaction(write=False) as tx:
+            assert [g.balance for g in tx.list_grants("cus_1")] == [5, 2, 3, 4, 5, 6, 7, 8]
+
+
+class TestLocklessCustomers:
+    """A customer read with no lock lists none, until this transaction puts one."""
+
+    def test_a_lock_put_after_reading_the_customer_is_listed(self, store: SQLiteStore) -> None:
+        with store.transaction() as tx:
+            assert tx.get_customer("cus_1") is not None
+            assert tx.list_locks("cus_1") == []
+            tx.put_lock(lock("lk_1"))
+            assert [x.lock_id for x in tx.list_locks("cus_1")] == ["lk_1"]
+
+    def test_a_customer_with_a_lock_lists_it(self, store: SQLiteStore) -> None:
+        with store.transaction() as tx:
+            tx.put_lock(lock("lk_1"))
+        with store.transaction(write=False) as tx:
+            assert tx.get_customer("cus_1") is not None
+            assert [x.lock_id for x in tx.list_locks("cus_1")] == ["lk_1"]
+
+    def test_known_only_inside_its_transaction(self, store: SQLiteStore, path: Path) -> None:
+        with store.transaction(write=False) as tx:
+            tx.get_customer("cus_1")
+        with store.transaction() as tx:
+            tx.put_lock(lock("lk_2"))
+        with store.transaction(write=False) as tx:
+            tx.get_customer("cus_1")
+            assert [x.lock_id for x in tx.list_locks("cus_1")] == ["lk_2"]
+
+
+class TestEventSeqs:
+    """An event's seq is its rowid; files that counted events in `seqs` keep counting above."""
+
+    def test_seq_is_the_rowid(self, store: SQLiteStore, path: Path) -> None:
+        with store.transaction() as tx:
+            seqs = [tx.next_seq("event") for _ in range(2)]
+            tx.add_event(event(seqs[1]))
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT rowid, seq FROM events").fetchall() == [(2, 2)]
+            assert not conn.execute("SELECT * FROM seqs WHERE kind = 'event'").fetchall()
+
+    def test_an_older_file_counts_on_from_seqs(self, store: SQLiteStore, path: Path) -> None:
+        """Before, `seqs` counted every event seq handed out, stored or not."""
+        with sqlite3.connect(path, isolation_level=None) as conn:
+            conn.execute("INSERT INTO seqs (kind, value) VALUES ('event', 40)")
+            conn.execute(
+                "INSERT INTO events (id, seq, customer_id, value, properties, timestamp, "
+                "deductions, feature_ids) VALUES ('evt_39', 39, 'cus_1', '1', '{}', 0, '[]', '[]')"
+            )
+        with store.transaction() as tx:
+            seq = tx.next_seq("event")
+            tx.add_event(event(seq))
+        assert seq == 41
+        with store.transaction(write=False) as tx:
+            assert [e.seq for e in events(tx)] == [41, 39]
+
+    def test_a_seq_stored_twice_is_refused(self, store: SQLiteStore) -> None:
+        with store.transaction() as tx:
+            tx.add_event(event(tx.next_seq("event")))
+        with pytest.raises(StoreError), store.transaction() as tx:
+            tx.add_event(event(1))
+
+    def test_the_next_seq_is_one_seek(self, path: Path, store: SQLiteStore) -> None:
+        with sqlite3.connect(path) as conn:
+            plan = [s[3] for s in conn.execute("EXPLAIN QUERY PLAN " + sql._LAST_EVENT_SEQ)]
+        assert plan[-1] == "SEARCH events", plan
