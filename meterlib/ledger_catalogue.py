@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from attrs import evolve
 
@@ -19,6 +20,15 @@ from meterlib.models import (
     Entity,
     Feature,
 )
+
+_T = TypeVar("_T")
+
+
+def detached(value: _T) -> _T:
+    """A deep copy of what a call returns. Features, customers and entities are frozen but
+    hold dicts (credit schema, metadata, billing controls) that a store or its cache keeps
+    and hands out again: a caller changing what it got must not change the ledger."""
+    return copy.deepcopy(value)
 
 
 class CatalogueCalls(LedgerCore):
@@ -64,18 +74,18 @@ class CatalogueCalls(LedgerCore):
                 seq=session.next_seq("feature"),
             )
             session.add_feature(feature)
-            return feature
+            return detached(feature)
 
     def get_feature(self, feature_id: str) -> Feature:
         """The feature; FeatureNotFound if it is not in the catalogue."""
         feature_id = validation.require_id(feature_id, "feature_id")
         with self._tx(write=False) as (_, catalogue):
-            return self._feature(catalogue, feature_id)
+            return detached(self._feature(catalogue, feature_id))
 
     def list_features(self) -> list[Feature]:
         """Every feature, in the order they were created."""
         with self._tx(write=False) as (_, catalogue):
-            return list(catalogue.ordered)
+            return detached(list(catalogue.ordered))
 
     def create_customer(
         self,
@@ -94,23 +104,23 @@ class CatalogueCalls(LedgerCore):
         with self._tx(write=True) as (session, _):
             existing = session.get_customer(customer_id)
             if existing is not None:
-                return existing
+                return detached(existing)
             customer = Customer(
                 id=customer_id, name=name, email=email, metadata=meta, created_at=to_datetime(now)
             )
             session.put_customer(customer)
-            return customer
+            return detached(customer)
 
     def get_customer(self, customer_id: str) -> Customer:
         """The customer; CustomerNotFound if absent."""
         customer_id = validation.require_id(customer_id, "customer_id")
         with self._tx(write=False) as (session, _):
-            return self._customer(session, customer_id)
+            return detached(self._customer(session, customer_id))
 
     def list_customers(self) -> list[Customer]:
         """Every customer, in id order."""
         with self._tx(write=False) as (session, _):
-            return session.list_customers()
+            return detached(session.list_customers())
 
     def update_customer(
         self,
@@ -156,7 +166,7 @@ class CatalogueCalls(LedgerCore):
                     written=True,
                 )
                 subject.save()
-            return customer
+            return detached(customer)
 
     def update_entity(
         self,
@@ -181,7 +191,7 @@ class CatalogueCalls(LedgerCore):
                     entity, billing_controls=controls.merge(entity.billing_controls, update)
                 )
                 session.put_entity(entity)
-            return entity
+            return detached(entity)
 
     def create_entity(
         self,
@@ -203,7 +213,7 @@ class CatalogueCalls(LedgerCore):
                 self._feature(catalogue, feature_id)
             existing = session.get_entity(customer_id, entity_id)
             if existing is not None:
-                return existing
+                return detached(existing)
             entity = Entity(
                 id=entity_id,
                 customer_id=customer_id,
@@ -212,7 +222,7 @@ class CatalogueCalls(LedgerCore):
                 created_at=to_datetime(now),
             )
             session.put_entity(entity)
-            return entity
+            return detached(entity)
 
     def get_entity(self, customer_id: str, entity_id: str) -> Entity:
         """The entity; CustomerNotFound / EntityNotFound if absent."""
@@ -222,4 +232,4 @@ class CatalogueCalls(LedgerCore):
             self._customer(session, customer_id)
             entity = self._entity(session, customer_id, entity_id)
             assert entity is not None
-            return entity
+            return detached(entity)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
@@ -451,7 +452,7 @@ class UsageCalls(LedgerCore):
                     feature_id=e.feature_id,
                     event_name=e.event_name,
                     value=e.value,
-                    properties=dict(e.properties),
+                    properties=copy.deepcopy(e.properties),
                     timestamp=to_datetime(e.timestamp),
                     idempotency_key=e.idempotency_key,
                     deductions=tuple(to_deduction(d) for d in e.deductions),

@@ -228,3 +228,47 @@ class TestBalanceGetters:
         ledger.create_customer("c1")
         assert dict(ledger.balances("c1")) == {}
         assert dict(ledger.flags("c1")) == {}
+
+
+class TestReturnedObjectsAreCopies:
+    """Changing the dicts inside a returned feature, customer, entity or event (frozen objects
+    that hold dicts) changes nothing in the ledger, on any store."""
+
+    def test_customer_metadata_and_controls(self, ledger: Ledger) -> None:
+        created = ledger.create_customer("cus_1", metadata={"plan": {"seats": 3}})
+        created.metadata["plan"]["seats"] = 99
+        got = ledger.get_customer("cus_1")
+        got.metadata["plan"]["seats"] = 98
+        got.metadata["added"] = True
+        got.billing_controls["spend_limits"] = [{"feature_id": "x"}]
+        ledger.list_customers()[0].metadata.clear()
+        again = ledger.get_customer("cus_1")
+        assert again.metadata == {"plan": {"seats": 3}}
+        assert again.billing_controls == {}
+
+    def test_feature_credit_schema(self, ledger: Ledger) -> None:
+        ledger.create_feature("messages")
+        made = ledger.create_feature(
+            "credits", type="credit_system", credit_schema={"messages": Decimal(2)}
+        )
+        assert made.credit_schema is not None
+        made.credit_schema["messages"] = Decimal(5)
+        got = ledger.get_feature("credits")
+        assert got.credit_schema is not None
+        got.credit_schema.clear()
+        ledger.list_features()[1].credit_schema["messages"] = Decimal(7)  # type: ignore[index]
+        assert ledger.get_feature("credits").credit_schema == {"messages": Decimal(2)}
+
+    def test_entity_controls(self, ledger: Ledger) -> None:
+        ledger.create_customer("cus_1")
+        ledger.create_entity("cus_1", "seat_1").billing_controls["spend_limits"] = []
+        ledger.get_entity("cus_1", "seat_1").billing_controls["x"] = 1
+        assert ledger.get_entity("cus_1", "seat_1").billing_controls == {}
+
+    def test_event_properties(self, ledger: Ledger) -> None:
+        ledger.create("cus_1", "messages", included=10)
+        ledger.track("cus_1", "messages", properties={"tags": {"a": 1}})
+        (event,) = ledger.events(customer_id="cus_1").events
+        event.properties["tags"]["a"] = 2
+        (again,) = ledger.events(customer_id="cus_1").events
+        assert again.properties == {"tags": {"a": 1}}
