@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -103,7 +104,10 @@ def result_objects(*, number: int, rounds: int) -> dict[str, Any]:
 
 
 def _traced_track(path: Path) -> list[str]:
-    """The statements one `Ledger.track` sends, as SQLite's trace shows them (values inline)."""
+    """The statements one `Ledger.track` sends, as SQLite's trace shows them (values inline).
+
+    The event's rowid (its seq) becomes NULL, so that each replay inserts a new row as a
+    track would (SQLite numbers it: the same seek for the largest rowid)."""
     statements: list[str] = []
     with Ledger(SQLiteStore(path)) as ledger:
         ledger.track("cus_1", "messages")  # connects this thread and warms the caches
@@ -111,15 +115,18 @@ def _traced_track(path: Path) -> list[str]:
         conn.set_trace_callback(statements.append)
         ledger.track("cus_1", "messages")
         conn.set_trace_callback(None)
-    return statements
+    return [
+        re.sub(r"^(INSERT INTO events \(rowid, .*?VALUES \()\d+,", r"\1NULL,", sql)
+        for sql in statements
+    ]
 
 
 def replayed_sql(folder: Path, *, number: int, rounds: int) -> dict[str, Any]:
     """Ledger.track's own statements replayed by plain sqlite3, beside the hand-written track.
 
-    The replay re-sends the literal statements of one traced track (the events table has no
-    unique key, so the same event row can be inserted again), so it costs what SQLite does
-    for a meterlib track and nothing of what Python does.
+    The replay re-sends the literal statements of one traced track (the event's rowid left to
+    SQLite, the same event row can be inserted again), so it costs what SQLite does for a
+    meterlib track and nothing of what Python does.
     """
     seeded_store(folder / "replay.db").close()
     statements = _traced_track(folder / "replay.db")
