@@ -18,7 +18,12 @@ from types import TracebackType
 
 from meterlib.errors import StoreError
 from meterlib.stores.sqlite_schema import MIN_SQLITE, open_schema
-from meterlib.stores.sqlite_session import FeatureCache, GrantCache, SQLiteSession
+from meterlib.stores.sqlite_session import (
+    FeatureCache,
+    GrantCache,
+    SQLiteSession,
+    TransactionState,
+)
 
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
 _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
@@ -67,12 +72,13 @@ def translate_error(exc: sqlite3.Error, *, path: str, timeout: float) -> StoreEr
 class _Connection:
     """A connection and the transaction nesting of the thread using it."""
 
-    __slots__ = ("__weakref__", "conn", "depth", "write")
+    __slots__ = ("__weakref__", "conn", "depth", "state", "write")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.depth = 0
         self.write = False
+        self.state = TransactionState()  # new at each BEGIN, shared by its savepoints
 
 
 class _Transaction:
@@ -112,6 +118,7 @@ class _Transaction:
             else:
                 slot.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 slot.write = write
+                slot.state = TransactionState()
         except BaseException as exc:
             if lock is not None:
                 lock.release()
@@ -122,7 +129,11 @@ class _Transaction:
         self._slot = slot
         self._held = lock
         self._session = SQLiteSession(
-            slot.conn, write=write, features=store._features, grants=store._grants
+            slot.conn,
+            write=write,
+            features=store._features,
+            grants=store._grants,
+            state=slot.state,
         )
         return self._session
 
@@ -139,6 +150,7 @@ class _Transaction:
         failure: sqlite3.Error | None = None
         if exc is not None:
             self._store._features.clear()  # before the rollback, which may undo rows it holds
+            slot.state.rolled_back()
         try:
             if exc is None:
                 conn.execute("COMMIT" if savepoint is None else f"RELEASE {savepoint}")

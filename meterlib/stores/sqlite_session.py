@@ -164,10 +164,26 @@ class GrantCache:
         entries[row[0]] = (row, grant)
 
 
+class TransactionState:
+    """What an outermost transaction on a connection has learnt, shared by its savepoints."""
+
+    __slots__ = ("event_seq", "lockless")
+
+    def __init__(self) -> None:
+        self.event_seq = 0  # the last event seq handed out
+        # customers read holding no lock: none can appear but by this transaction's own
+        # put_lock, so list_locks answers them without a query
+        self.lockless: set[str] = set()
+
+    def rolled_back(self) -> None:
+        """Forget what a rollback may have undone (a savepoint's can bring a lock back)."""
+        self.lockless.clear()
+
+
 class SQLiteSession:
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
-    __slots__ = ("_conn", "_event_seq", "_features", "_grants", "_lockless", "_write")
+    __slots__ = ("_conn", "_features", "_grants", "_state", "_write")
 
     def __init__(
         self,
@@ -176,15 +192,13 @@ class SQLiteSession:
         write: bool,
         features: FeatureCache | None = None,
         grants: GrantCache | None = None,
+        state: TransactionState | None = None,
     ) -> None:
         self._conn: sqlite3.Connection | _Ended = conn
         self._write = write
         self._features = features if features is not None else FeatureCache()
         self._grants = grants if grants is not None else GrantCache()
-        # customers read in this transaction that held no lock: none can appear but by
-        # this session's own put_lock, so list_locks answers them without a query
-        self._lockless: set[str] = set()
-        self._event_seq = 0  # the last event seq this session handed out
+        self._state = state if state is not None else TransactionState()
 
     def end(self) -> None:
         """Refuse every later call: outside its transaction a session would bypass the locks."""
@@ -197,12 +211,13 @@ class SQLiteSession:
 
     def next_seq(self, kind: str) -> int:
         """A number larger than any returned before for `kind`, shared by every process
-        (for "event": larger than every stored event's, and than this session's last)."""
+        (for "event": larger than every stored event's, and than this transaction's last)."""
         conn = self._writable()
         if kind == "event":
             stored: int = conn.execute(_LAST_EVENT_SEQ).fetchone()[0]
-            self._event_seq = max(stored, self._event_seq) + 1
-            return self._event_seq
+            state = self._state
+            state.event_seq = max(stored, state.event_seq) + 1
+            return state.event_seq
         value: int = conn.execute(_NEXT_SEQ, (kind,)).fetchone()[0]
         return value
 
@@ -230,7 +245,7 @@ class SQLiteSession:
         if row is None:
             return None
         if not row[-1]:
-            self._lockless.add(customer_id)
+            self._state.lockless.add(customer_id)
         return rows.customer_from_row(row)
 
     def list_customers(self) -> list[Customer]:
@@ -284,14 +299,14 @@ class SQLiteSession:
 
     def list_locks(self, customer_id: str) -> list[Lock]:
         """The customer's open locks, in creation order."""
-        if customer_id in self._lockless:
+        if customer_id in self._state.lockless:
             return []
         return [rows.lock_from_row(r) for r in self._conn.execute(_LIST_LOCKS, (customer_id,))]
 
     def put_lock(self, lock: Lock) -> None:
         """Insert or replace by lock_id."""
         self._writable().execute(_PUT_LOCK, rows.lock_to_row(lock))
-        self._lockless.discard(lock.customer_id)
+        self._state.lockless.discard(lock.customer_id)
 
     def delete_lock(self, lock_id: str) -> None:
         """Remove the lock; an unknown id is ignored."""

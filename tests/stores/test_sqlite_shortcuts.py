@@ -111,6 +111,24 @@ class TestLocklessCustomers:
             tx.get_customer("cus_1")
             assert [x.lock_id for x in tx.list_locks("cus_1")] == ["lk_2"]
 
+    def test_a_lock_put_in_a_savepoint_is_listed_after_it(self, store: SQLiteStore) -> None:
+        with store.transaction() as outer:
+            assert outer.get_customer("cus_1") is not None
+            with store.transaction() as inner:
+                inner.put_lock(lock("lk_1"))
+            assert [x.lock_id for x in outer.list_locks("cus_1")] == ["lk_1"]
+
+    def test_a_savepoint_rollback_brings_a_deleted_lock_back(self, store: SQLiteStore) -> None:
+        with store.transaction() as tx:
+            tx.put_lock(lock("lk_1"))
+        with store.transaction() as outer:
+            with pytest.raises(ZeroDivisionError), store.transaction() as inner:
+                inner.delete_lock("lk_1")
+                assert inner.get_customer("cus_1") is not None
+                assert inner.list_locks("cus_1") == []
+                _ = 1 / 0
+            assert [x.lock_id for x in outer.list_locks("cus_1")] == ["lk_1"]
+
 
 class TestEventSeqs:
     """An event's seq is its rowid; files that counted events in `seqs` keep counting above."""
@@ -137,6 +155,16 @@ class TestEventSeqs:
         assert seq == 41
         with store.transaction(write=False) as tx:
             assert [e.seq for e in events(tx)] == [41, 39]
+
+    def test_a_savepoint_hands_out_the_next_seq(self, store: SQLiteStore) -> None:
+        """A seq handed out, not yet stored, is not handed out again by a nested transaction."""
+        with store.transaction() as outer:
+            first = outer.next_seq("event")
+            with store.transaction() as inner:
+                second = inner.next_seq("event")
+                inner.add_event(event(second))
+            outer.add_event(event(first))
+        assert second > first
 
     def test_a_seq_stored_twice_is_refused(self, store: SQLiteStore) -> None:
         with store.transaction() as tx:
