@@ -166,6 +166,15 @@ class TestEventSeqs:
             outer.add_event(event(first))
         assert second > first
 
+    def test_read_once_per_transaction(self, store: SQLiteStore, path: Path) -> None:
+        """After the first, seqs are counted on from what the transaction handed out or
+        stored itself (it holds the write lock)."""
+        with store.transaction() as tx:
+            first = tx.next_seq("event")
+            tx.add_event(event(first + 5))
+            later = [tx.next_seq("event") for _ in range(3)]
+        assert later == [first + 6, first + 7, first + 8]
+
     def test_a_seq_stored_twice_is_refused(self, store: SQLiteStore) -> None:
         with store.transaction() as tx:
             tx.add_event(event(tx.next_seq("event")))
