@@ -41,7 +41,7 @@ from meterlib.models import ONE_OFF, Grant, RolloverLot, RolloverRule
 from meterlib.quantity import ZERO
 
 _DAY_MS = 86_400_000
-_SUB_DAY = frozenset({"minute", "hour"})
+_SUB_DAY_MS = {"minute": 60_000, "hour": 3_600_000}
 
 
 def new_schedule(
@@ -90,8 +90,8 @@ def advance(grant: Grant, now: int, *, persist_overage: bool = False) -> Grant:
     """The grant as it stands at `now` (epoch ms) if every reset had run exactly on its boundary."""
     anchor, interval, count = grant.anchor, grant.interval, grant.interval_count
     next_at = grant.next_reset_at
-    if anchor is None or next_at is None or next_at > now or not resets(grant):
-        return _drop_expired(grant, now)
+    if next_at is None or next_at > now or anchor is None or grant.unlimited or interval == ONE_OFF:
+        return _drop_expired(grant, now)  # nothing due, or no resets at all (see `resets`)
     last = intervals.periods_through(anchor, interval, count, now)
     if grant.expires_at is not None:
         # boundaries at or after the expiry never happen
@@ -102,18 +102,15 @@ def advance(grant: Grant, now: int, *, persist_overage: bool = False) -> Grant:
     done = last - first + 1
     return _caught_up(
         grant,
-        balance=_balance_after(grant, done, persist_overage=persist_overage),
-        rollovers=_rollovers_after(
-            grant, anchor, first, last, now, persist_overage=persist_overage
-        ),
-        period=last + 1,
-        next_reset_at=intervals.boundary(anchor, interval, count, last + 1),
+        _balance_after(grant, done, persist_overage=persist_overage),
+        _rollovers_after(grant, anchor, first, last, now, persist_overage=persist_overage),
+        last + 1,
+        intervals.boundary(anchor, interval, count, last + 1),
     )
 
 
 def _caught_up(
     grant: Grant,
-    *,
     balance: Decimal,
     rollovers: tuple[RolloverLot, ...],
     period: int,
@@ -129,12 +126,20 @@ def _caught_up(
     )
 
 
+def _live(lots: tuple[RolloverLot, ...], now: int) -> tuple[RolloverLot, ...]:
+    """The lots live at `now`: `lots` itself when none has expired (the usual case, and a
+    check in front of every request sees it, so no new tuple and no method call per lot)."""
+    for lot in lots:
+        expires_at = lot.expires_at
+        if expires_at is not None and expires_at <= now:
+            return tuple(lot for lot in lots if lot.live_at(now))
+    return lots
+
+
 def _drop_expired(grant: Grant, now: int) -> Grant:
     """The grant without the rollovers dead at `now` (itself when none are)."""
-    if not grant.rollovers:
-        return grant
-    live = tuple(lot for lot in grant.rollovers if lot.live_at(now))
-    return grant if len(live) == len(grant.rollovers) else evolve(grant, rollovers=live)
+    live = _live(grant.rollovers, now)
+    return grant if live is grant.rollovers else evolve(grant, rollovers=live)
 
 
 def _resets_to_clear(balance: Decimal, included: Decimal) -> int | None:
@@ -162,15 +167,15 @@ def _balance_after(grant: Grant, done: int, *, persist_overage: bool) -> Decimal
 def _positive_run(grant: Grant, done: int, *, persist_overage: bool) -> tuple[int, int] | None:
     """The resets (0-based, of `done`) that see a positive balance: one contiguous run, or None."""
     included = grant.included
-    if not persist_overage or grant.balance >= 0:
-        later = 1 if included > 0 else None
+    if not persist_overage or grant.balance >= ZERO:
+        later = 1 if included > ZERO else None
     else:
         clear = _resets_to_clear(grant.balance, included)
         if clear is None:
             later = None
         else:
             later = clear if grant.balance + clear * included > 0 else clear + 1
-    if grant.balance > 0:
+    if grant.balance > ZERO:
         return 0, (done - 1 if later is not None else 0)
     if later is None or later > done - 1:
         return None
@@ -178,6 +183,8 @@ def _positive_run(grant: Grant, done: int, *, persist_overage: bool) -> tuple[in
 
 
 _OrderKey = tuple[bool, int, int]  # (never expires, expires_at, creation rank): trimming order
+_NewLot = tuple[int, int, int | None, Decimal]  # (k, boundary, expires_at, balance) of a new lot
+_NO_CAP = Decimal("Infinity")  # the cap of a rule without one: trimming never takes anything
 
 
 def _order_key(expires_at: int | None, rank: int) -> _OrderKey:
@@ -189,71 +196,168 @@ def _rollovers_after(
     grant: Grant, anchor: int, first: int, last: int, now: int, *, persist_overage: bool
 ) -> tuple[RolloverLot, ...]:
     """The rollovers live at `now` after the resets at boundaries `first`..`last`."""
-    existing = [lot for lot in grant.rollovers if lot.live_at(now)]
+    existing = _live(grant.rollovers, now) if grant.rollovers else ()
     rule = grant.rollover
     made = _positive_run(grant, last - first + 1, persist_overage=persist_overage)
     if rule is None or made is None:
         # no lot is created, so no cap is applied either
-        return tuple(existing)
-    lo = first + made[0]
-    new = _new_lots_top_down(grant, anchor, rule, lo, first + made[1], now=now)
+        return existing
+    lo, hi = first + made[0], first + made[1]
     cap = effective_cap(grant)
+    if existing and cap is not None:
+        return _merged(
+            grant,
+            anchor,
+            rule,
+            lo,
+            hi,
+            first=first,
+            now=now,
+            existing=existing,
+            cap=cap,
+            persist_overage=persist_overage,
+        )
+    # the usual case after a long idle: no old lot is live (or none is ever trimmed), so the
+    # new lots are trimmed on their own
+    new = _new_lots(
+        grant,
+        anchor,
+        rule,
+        lo,
+        hi,
+        first=first,
+        now=now,
+        cap=_NO_CAP if cap is None else cap,
+        persist_overage=persist_overage,
+    )
+    return existing + new if existing else new
+
+
+def _new_lots(
+    grant: Grant,
+    anchor: int,
+    rule: RolloverRule,
+    lo: int,
+    hi: int,
+    *,
+    first: int,
+    now: int,
+    cap: Decimal,
+    persist_overage: bool,
+) -> tuple[RolloverLot, ...]:
+    """The lots made at boundaries lo..hi (of the resets from `first` on) that live at `now`,
+    trimmed to `cap` with no old lot beside them, oldest first.
+
+    Walked from the top of the trimming order down: each lot keeps what of `cap` is left above
+    it, and the walk ends when nothing is left or the lots are dead, so only kept lots are built.
+    """
+    # every reset after the first turns the refill into a lot, unless a persisting overage is
+    # still being paid back
+    refill = grant.included if not persist_overage or grant.balance >= 0 else None
+    left = cap  # what of the cap is still free above the next lot
+    newest: list[RolloverLot] = []  # top-down
+    unit = _SUB_DAY_MS.get(grant.interval)
+    if unit is not None and rule.duration == "month":
+        # The hot case, a minute or hour grant idle for long: the lots made on the newest day
+        # expire on one day at their own time of day, so in k order, unless a month end merges
+        # several source days into that expiry day. That run is walked here without generators
+        # or tuples; the cap is nearly always full long before it ends.
+        step = unit * grant.interval_count
+        top_day = (anchor + hi * step) // _DAY_MS
+        target, first_day = intervals.month_step_of_day(top_day, rule.length)
+        if first_day == top_day:
+            # boundary b of this day expires at b + shift (`target` at b's time of day), so
+            # the lots live at `now` are those after `now - shift`
+            shift = (target - top_day) * _DAY_MS
+            # the first k of the day whose lot is live: its boundary at or after `since`
+            since = max(top_day * _DAY_MS, now - shift + 1)
+            bottom = max(lo, -((anchor - since) // step))  # _first_from(anchor, step, since)
+            first_b = anchor + first * step  # its lot is the balance then, not a refill
+            gid, made = grant.id, RolloverLot.made
+            for b in range(anchor + hi * step, anchor + bottom * step - 1, -step):
+                if left <= ZERO:  # (a Decimal compares faster with a Decimal)
+                    return tuple(reversed(newest))
+                if refill is None or b == first_b:
+                    size = _balance_after(
+                        grant, (b - anchor) // step - first, persist_overage=persist_overage
+                    )
+                else:
+                    size = refill
+                # min(size, left), without the builtin's cost
+                kept = size if size <= left else left
+                newest.append(made(f"{gid}/{b}", kept, b + shift))
+                left -= size
+            if target * _DAY_MS <= now:
+                return tuple(reversed(newest))  # the older days' lots expired before these
+            hi = bottom - 1
+    # the general walk, lazily down the trimming order (from the newest day on, if not walked)
+    older: list[_NewLot] = []
+    for expires_at, k, b in _new_lots_top_down(grant, anchor, rule, lo, hi, now=now):
+        if left <= 0:
+            break
+        size = _balance_after(grant, k - first, persist_overage=persist_overage)
+        older.append((k, b, expires_at, size if size <= left else left))
+        left -= size
+    return _built(grant, sorted(older)) + tuple(reversed(newest))
+
+
+def _merged(
+    grant: Grant,
+    anchor: int,
+    rule: RolloverRule,
+    lo: int,
+    hi: int,
+    *,
+    first: int,
+    now: int,
+    existing: tuple[RolloverLot, ...],
+    cap: Decimal,
+    persist_overage: bool,
+) -> tuple[RolloverLot, ...]:
+    """The live old lots and the new ones of boundaries lo..hi, trimmed together to `cap`.
+
+    Walk down the trimming order, old and new lots merged, while the cap is not exceeded:
+    each lot keeps what of `cap` is left above it. New lots rank after every old one.
+    """
+    new = _new_lots_top_down(grant, anchor, rule, lo, hi, now=now)
+    old = sorted(range(len(existing)), key=lambda i: _order_key(existing[i].expires_at, i))
+    rank = len(existing) - lo
     kept_old: dict[int, Decimal] = {}  # index in `existing`: the balance it keeps
-    kept_new: list[tuple[int, int, int | None, Decimal]] = []  # (k, boundary, expiry, balance)
-    if cap is None:
-        kept_old = {i: lot.balance for i, lot in enumerate(existing)}
-        kept_new = [
-            (k, b, e, _balance_after(grant, k - first, persist_overage=persist_overage))
-            for e, k, b in new
-        ]
-    elif not existing:
-        # the usual case after a long idle: every old lot has expired, so only new ones count
-        above = ZERO
-        for e, k, b in new:
-            if above > cap:
-                break
+    kept_new: list[_NewLot] = []
+    above = ZERO
+    lot = next(new, None)
+    while above <= cap:
+        if lot is not None and (
+            not old
+            or _order_key(lot[0], rank + lot[1]) > _order_key(existing[old[-1]].expires_at, old[-1])
+        ):
+            e, k, b = lot
             size = _balance_after(grant, k - first, persist_overage=persist_overage)
             if above < cap:
                 kept_new.append((k, b, e, min(size, cap - above)))
             above += size
-    else:
-        # Walk down the trimming order, old and new lots merged, while the cap is not exceeded:
-        # each lot keeps what of `cap` is left above it. New lots rank after every old one.
-        old = sorted(range(len(existing)), key=lambda i: _order_key(existing[i].expires_at, i))
-        rank = len(existing) - lo
-        above = ZERO
-        lot = next(new, None)
-        while above <= cap:
-            if lot is not None and (
-                not old
-                or _order_key(lot[0], rank + lot[1])
-                > _order_key(existing[old[-1]].expires_at, old[-1])
-            ):
-                e, k, b = lot
-                size = _balance_after(grant, k - first, persist_overage=persist_overage)
-                if above < cap:
-                    kept_new.append((k, b, e, min(size, cap - above)))
-                above += size
-                lot = next(new, None)
-            elif old:
-                i = old.pop()
-                size = existing[i].balance
-                # a lot trimmed to 0 is deleted; one already at 0 stays unless trimming reaches it
-                if size == 0 or above < cap:
-                    kept_old[i] = min(size, cap - above)
-                above += size
-            else:
-                break
-    lots = [
+            lot = next(new, None)
+        elif old:
+            i = old.pop()
+            size = existing[i].balance
+            # a lot trimmed to 0 is deleted; one already at 0 stays unless trimming reaches it
+            if size == 0 or above < cap:
+                kept_old[i] = min(size, cap - above)
+            above += size
+        else:
+            break
+    lots = tuple(
         lot if kept_old[i] == lot.balance else evolve(lot, balance=kept_old[i])
         for i, lot in enumerate(existing)
         if i in kept_old
-    ]
-    lots.extend(
-        RolloverLot(id=f"{grant.id}/{b}", balance=size, expires_at=e)
-        for k, b, e, size in sorted(kept_new)
     )
-    return tuple(lots)
+    return lots + _built(grant, sorted(kept_new))
+
+
+def _built(grant: Grant, new: list[_NewLot]) -> tuple[RolloverLot, ...]:
+    """The RolloverLots of new lots, in the order given."""
+    gid, made = grant.id, RolloverLot.made
+    return tuple([made(f"{gid}/{b}", size, e) for _, b, e, size in new])
 
 
 def _new_lots_top_down(
@@ -270,7 +374,7 @@ def _new_lots_top_down(
             yield None, k, intervals.boundary(anchor, interval, count, k)
         return
     length = rule.length
-    step = intervals.step_ms(interval, count) if interval in _SUB_DAY else None
+    step = intervals.step_ms(interval, count) if interval in _SUB_DAY_MS else None
     if step is None:
         # every boundary has the anchor's time of day, so expiries never decrease with k
         for k in range(hi, lo - 1, -1):
@@ -289,7 +393,12 @@ def _new_lots_top_down(
         expiry_day = target * _DAY_MS
         bottom = max(lo, _first_from(anchor, step, first_day * _DAY_MS))
         if first_day == top_day:  # the common case: one source day, already in order
-            yield from _expiry_run(anchor, step, expiry_day, top, bottom, now=now)
+            for k in range(top, bottom - 1, -1):
+                b = anchor + k * step
+                e = expiry_day + b % _DAY_MS
+                if e <= now:
+                    return
+                yield e, k, b
         else:  # by time of day across the source days, ties newest first
             yield from heapq.merge(
                 *(

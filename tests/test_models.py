@@ -64,3 +64,12 @@ def test_moved_is_evolve_of_the_fields_it_names() -> None:
         period=9,
         next_reset_at=None,
     )
+
+
+def test_moved_has_nothing_of_init_to_skip() -> None:
+    """`moved` sets the fields without `__init__`: right only while Grant has no validators,
+    converters or post-init hook that `__init__` would run."""
+    for field in attrs.fields(Grant):
+        assert field.validator is None and field.converter is None, field.name
+    assert not hasattr(Grant, "__attrs_post_init__")
+    assert not hasattr(Grant, "__attrs_pre_init__")
