@@ -49,6 +49,10 @@ def is_allowed(
         balance = grant.balance
         if balance > 0:
             remaining += balance
+            if remaining >= required:
+                # nothing below can take it back (overage only adds room), so the rest of
+                # the rows, and their rollover lots, need not be summed
+                return True
         for lot in grant.rollovers:
             remaining += lot.balance
         if grant.overage_allowed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import attrs
 
@@ -64,3 +65,35 @@ def test_moved_is_evolve_of_the_fields_it_names() -> None:
         period=9,
         next_reset_at=None,
     )
+
+
+def test_moved_has_nothing_of_init_to_skip() -> None:
+    """`moved` sets the fields without `__init__`: right only while Grant has no validators,
+    converters or post-init hook that `__init__` would run."""
+    for field in attrs.fields(Grant):
+        assert field.validator is None and field.converter is None, field.name
+    assert not hasattr(Grant, "__attrs_post_init__")
+    assert not hasattr(Grant, "__attrs_pre_init__")
+
+
+def test_moved_puts_each_value_in_its_own_field() -> None:
+    """Distinct sentinels everywhere, so two fields' setters swapped would show."""
+    sentinels: dict[str, Any] = {f.name: object() for f in attrs.fields(Grant)}
+    grant = Grant(**sentinels)
+    moving: dict[str, Any] = {
+        name: object() for name in ("balance", "rollovers", "adjustment", "period", "next_reset_at")
+    }
+    got = grant.moved(**moving)
+    for f in attrs.fields(Grant):
+        assert getattr(got, f.name) is moving.get(f.name, sentinels[f.name]), f.name
+
+
+def test_made_is_the_constructor() -> None:
+    """`RolloverLot.made` builds what the constructor builds, each value in its own field."""
+    lot = RolloverLot.made("g/1", Decimal("2.50"), 7)
+    assert lot == RolloverLot(id="g/1", balance=Decimal("2.50"), expires_at=7)
+    assert (lot.id, lot.balance, lot.usage, lot.expires_at) == ("g/1", Decimal("2.50"), 0, 7)
+    assert RolloverLot.made("g/2", Decimal(1), None).expires_at is None
+    for field in attrs.fields(RolloverLot):
+        assert field.validator is None and field.converter is None, field.name
+    assert not hasattr(RolloverLot, "__attrs_post_init__")
