@@ -5,7 +5,8 @@ are serialised across processes by SQLite's write lock and within a process by a
 ours; read transactions are deferred `BEGIN`s and, in WAL mode, run beside writers. Each
 thread gets its own connection (":memory:" shares one, behind a lock). The schema lives
 in `sqlite_schema`, the SQL of each operation in `sqlite_session`, row conversion in
-`sqlite_rows`; `sqlite3.Error` becomes `StoreError` here, in `translate_error` alone.
+`sqlite_rows`, what it remembers between statements in `sqlite_caches`; `sqlite3.Error`
+becomes `StoreError` here, in `translate_error` alone.
 """
 
 from __future__ import annotations
@@ -17,14 +18,11 @@ import weakref
 from types import TracebackType
 
 from meterlib.errors import StoreError
+from meterlib.stores.sqlite_caches import FeatureCache, GrantCache, Known
 from meterlib.stores.sqlite_schema import MIN_SQLITE, open_schema
-from meterlib.stores.sqlite_session import (
-    FeatureCache,
-    GrantCache,
-    SQLiteSession,
-    TransactionState,
-)
+from meterlib.stores.sqlite_session import SQLiteSession
 
+_DATA_VERSION = "PRAGMA data_version"
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
 _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
 
@@ -70,15 +68,15 @@ def translate_error(exc: sqlite3.Error, *, path: str, timeout: float) -> StoreEr
 
 
 class _Connection:
-    """A connection and the transaction nesting of the thread using it."""
+    """A connection, the transaction nesting of the thread using it, and what it knows."""
 
-    __slots__ = ("__weakref__", "conn", "depth", "state", "write")
+    __slots__ = ("__weakref__", "conn", "depth", "known", "write")
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.depth = 0
         self.write = False
-        self.state = TransactionState()  # new at each BEGIN, shared by its savepoints
+        self.known = Known()
 
 
 class _Transaction:
@@ -116,10 +114,18 @@ class _Transaction:
                 self._savepoint = f"meterlib_{slot.depth}"
                 slot.conn.execute(f"SAVEPOINT {self._savepoint}")
             else:
-                slot.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                conn = slot.conn
+                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
                 slot.write = write
-                slot.state = TransactionState()
+                # read inside the transaction: it is the version of the snapshot it reads
+                slot.known.begin(conn.execute(_DATA_VERSION).fetchone()[0])
         except BaseException as exc:
+            if not slot.depth and slot.conn.in_transaction:  # BEGIN ran, data_version failed
+                slot.known.forget()
+                try:
+                    slot.conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    store._abandon(slot)
             if lock is not None:
                 lock.release()
             if isinstance(exc, sqlite3.Error):
@@ -133,7 +139,7 @@ class _Transaction:
             write=write,
             features=store._features,
             grants=store._grants,
-            state=slot.state,
+            known=slot.known,
         )
         return self._session
 
@@ -150,7 +156,7 @@ class _Transaction:
         failure: sqlite3.Error | None = None
         if exc is not None:
             self._store._features.clear()  # before the rollback, which may undo rows it holds
-            slot.state.rolled_back()
+            slot.known.forget(keep_seq=savepoint is not None)
         try:
             if exc is None:
                 conn.execute("COMMIT" if savepoint is None else f"RELEASE {savepoint}")
@@ -162,6 +168,7 @@ class _Transaction:
                     conn.execute(f"RELEASE {savepoint}")
         except sqlite3.Error as error:
             failure = error
+            slot.known.forget(keep_seq=savepoint is not None)
             if savepoint is None and conn.in_transaction:
                 self._store._features.clear()
                 try:

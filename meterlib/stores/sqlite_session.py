@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.stores import sqlite_rows as rows
+from meterlib.stores.sqlite_caches import FeatureCache, GrantCache, Known
 
 _SELECT_FEATURE = rows.select_sql("features", rows.FEATURE_COLUMNS)
 _GET_FEATURE = _SELECT_FEATURE + " WHERE id = ?"
@@ -113,77 +114,10 @@ class _Ended:
 _ENDED = _Ended()
 
 
-class FeatureCache:
-    """The features as last read, shared by a store's connections.
-
-    Features are never deleted, so the row count tells whether the cache is current. A
-    rollback must empty it (`clear`) before it runs: it may undo rows the cache holds.
-    """
-
-    __slots__ = ("features",)
-
-    def __init__(self) -> None:
-        self.features: tuple[Feature, ...] = ()
-
-    def clear(self) -> None:
-        """Forget the features read."""
-        self.features = ()
-
-
-class GrantCache:
-    """The Grants last decoded from (or encoded to) each grant row, shared by a store's
-    connections: a row read again unchanged reuses its Grant instead of decoding it again.
-
-    An entry is used only when the row read equals the row it was made from, column for
-    column, and decoding depends on the row alone, so a stale entry (another process wrote
-    the grant, a transaction rolled back) can only miss, never answer wrongly. Grants are
-    immutable, so sharing one between calls and threads is safe. Bounded: it starts over
-    when full, which costs a decode per grant and nothing else.
-    """
-
-    __slots__ = ("entries", "limit")
-
-    def __init__(self, limit: int = 4096) -> None:
-        self.entries: dict[str, tuple[tuple[Any, ...], Grant]] = {}
-        self.limit = limit
-
-    def decode(self, row: tuple[Any, ...]) -> Grant:
-        """The Grant the row holds."""
-        entry = self.entries.get(row[0])
-        if entry is not None and entry[0] == row:
-            return entry[1]
-        grant = rows.grant_from_row(row)
-        self.keep(row, grant)
-        return grant
-
-    def keep(self, row: tuple[Any, ...], grant: Grant) -> None:
-        """Remember that `row` decodes to `grant`."""
-        entries = self.entries
-        if len(entries) >= self.limit and row[0] not in entries:
-            entries.clear()
-        entries[row[0]] = (row, grant)
-
-
-class TransactionState:
-    """What an outermost transaction on a connection has learnt, shared by its savepoints."""
-
-    __slots__ = ("event_seq", "lockless")
-
-    def __init__(self) -> None:
-        self.event_seq = 0  # the last event seq handed out or stored (0: not read yet)
-        # customers read holding no lock: none can appear but by this transaction's own
-        # put_lock, so list_locks answers them without a query
-        self.lockless: set[str] = set()
-
-    def rolled_back(self) -> None:
-        """Forget what a rollback may have undone (a savepoint's can bring a lock back)."""
-        self.lockless.clear()
-
-
 class SQLiteSession:
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
-    __slots__ = ("_conn", "_features", "_grants", "_state", "_write")
+    __slots__ = ("_conn", "_features", "_grants", "_known", "_write")
 
     def __init__(
         self,
@@ -192,13 +126,15 @@ class SQLiteSession:
         write: bool,
         features: FeatureCache | None = None,
         grants: GrantCache | None = None,
-        state: TransactionState | None = None,
+        known: Known | None = None,
     ) -> None:
         self._conn: sqlite3.Connection | _Ended = conn
         self._write = write
         self._features = features if features is not None else FeatureCache()
         self._grants = grants if grants is not None else GrantCache()
-        self._state = state if state is not None else TransactionState()
+        # what the connection knows of the file (see Known); a session made without one
+        # knows nothing beyond its own transaction
+        self._known = known if known is not None else Known()
 
     def end(self) -> None:
         """Refuse every later call: outside its transaction a session would bypass the locks."""
@@ -214,13 +150,13 @@ class SQLiteSession:
         (for "event": larger than every stored event's, and than this transaction's last)."""
         conn = self._writable()
         if kind == "event":
-            state = self._state
-            if not state.event_seq:
-                # read once per transaction: it holds the write lock, so from here on only
-                # its own inserts add events (a batch_track numbers a thousand in a row)
-                state.event_seq = conn.execute(_LAST_EVENT_SEQ).fetchone()[0]
-            state.event_seq += 1
-            return state.event_seq
+            known = self._known
+            if not known.event_seq:
+                # read once, then counted on: a writer holds the write lock, so until another
+                # connection commits only this one adds events (a batch numbers a thousand)
+                known.event_seq = conn.execute(_LAST_EVENT_SEQ).fetchone()[0]
+            known.event_seq += 1
+            return known.event_seq
         value: int = conn.execute(_NEXT_SEQ, (kind,)).fetchone()[0]
         return value
 
@@ -231,25 +167,37 @@ class SQLiteSession:
 
     def list_features(self) -> list[Feature]:
         """Every feature, in `seq` order (read again only when their number changed)."""
+        known = self._known
+        if known.features is not None:
+            return list(known.features)
         count = self._conn.execute(_COUNT_FEATURES).fetchone()[0]
         cached = self._features.features  # read after the count: see FeatureCache
         if len(cached) != count:
             cached = tuple(rows.feature_from_row(r) for r in self._conn.execute(_LIST_FEATURES))
             self._features.features = cached
+        known.features = cached
         return list(cached)
 
     def add_feature(self, feature: Feature) -> None:
         """Insert a feature (replacing one with its id, as the memory store does)."""
         self._writable().execute(_PUT_FEATURE, rows.feature_to_row(feature))
+        self._known.features = None
 
     def get_customer(self, customer_id: str) -> Customer | None:
         """The customer, or None."""
+        known = self._known
+        customer = known.customers.get(customer_id)
+        if customer is not None:
+            return customer
         row = self._conn.execute(_GET_CUSTOMER_AND_LOCKED, (customer_id,)).fetchone()
         if row is None:
             return None
+        customer = rows.customer_from_row(row)
+        known.room()
+        known.customers[customer_id] = customer
         if not row[-1]:
-            self._state.lockless.add(customer_id)
-        return rows.customer_from_row(row)
+            known.lockless.add(customer_id)
+        return customer
 
     def list_customers(self) -> list[Customer]:
         """Every customer, in id order."""
@@ -258,6 +206,9 @@ class SQLiteSession:
     def put_customer(self, customer: Customer) -> None:
         """Insert or replace by id."""
         self._writable().execute(_PUT_CUSTOMER, rows.customer_to_row(customer))
+        known = self._known
+        if customer.id in known.customers:  # else unknown: whether it holds a lock too
+            known.customers[customer.id] = customer
 
     def get_entity(self, customer_id: str, entity_id: str) -> Entity | None:
         """The entity, or None."""
@@ -274,8 +225,14 @@ class SQLiteSession:
 
     def list_grants(self, customer_id: str) -> list[Grant]:
         """Every grant of the customer and its entities, in `seq` order."""
-        decode = self._grants.decode
-        return [decode(r) for r in self._conn.execute(_LIST_GRANTS, (customer_id,))]
+        known = self._known
+        held = known.grants.get(customer_id)
+        if held is None:
+            decode = self._grants.decode
+            held = tuple(decode(r) for r in self._conn.execute(_LIST_GRANTS, (customer_id,)))
+            known.room()
+            known.grants[customer_id] = held
+        return list(held)
 
     def put_grants(self, grants: Iterable[Grant]) -> None:
         """Insert or replace each grant by id.
@@ -285,15 +242,18 @@ class SQLiteSession:
         """
         conn = self._writable()
         keep = self._grants.keep
+        known = self._known
         for grant in grants:
             row = rows.grant_to_row(grant)
             if not conn.execute(_UPDATE_GRANT, [row[i] for i in _UPDATE_GRANT_ORDER]).rowcount:
                 conn.execute(_PUT_GRANT, row)
             keep(row, grant)  # the next read of this row needs no decoding
+            known.put_grant(grant)
 
     def delete_grants(self, grant_ids: Iterable[str]) -> None:
         """Remove the grants (their rollovers live in the same row); unknown ids are ignored."""
         self._writable().executemany(_DELETE_GRANT, [(gid,) for gid in grant_ids])
+        self._known.grants.clear()
 
     def get_lock(self, lock_id: str) -> Lock | None:
         """The open lock, or None."""
@@ -302,14 +262,14 @@ class SQLiteSession:
 
     def list_locks(self, customer_id: str) -> list[Lock]:
         """The customer's open locks, in creation order."""
-        if customer_id in self._state.lockless:
+        if customer_id in self._known.lockless:
             return []
         return [rows.lock_from_row(r) for r in self._conn.execute(_LIST_LOCKS, (customer_id,))]
 
     def put_lock(self, lock: Lock) -> None:
         """Insert or replace by lock_id."""
         self._writable().execute(_PUT_LOCK, rows.lock_to_row(lock))
-        self._state.lockless.discard(lock.customer_id)
+        self._known.lockless.discard(lock.customer_id)
 
     def delete_lock(self, lock_id: str) -> None:
         """Remove the lock; an unknown id is ignored."""
@@ -318,9 +278,9 @@ class SQLiteSession:
     def add_event(self, event: EventRecord) -> None:
         """Record the event."""
         self._writable().execute(_ADD_EVENT, (event.seq, *rows.event_to_row(event)))
-        state = self._state
-        if state.event_seq:
-            state.event_seq = max(state.event_seq, event.seq)
+        known = self._known
+        if known.event_seq:
+            known.event_seq = max(known.event_seq, event.seq)
 
     def list_events(
         self,

@@ -1,20 +1,24 @@
-"""SQLiteStore's shortcuts never change an answer: the decoded-grant cache, customers known to
-hold no lock, and event seqs read from the rowid instead of counted in `seqs`."""
+"""SQLiteStore's shortcuts never change an answer: the decoded-grant cache, what a connection
+knows of the file while nobody else commits (customers, grants, locks, features, the last event
+seq), and event seqs read from the rowid instead of counted in `seqs`."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from meterlib.errors import StoreError
-from meterlib.models import RolloverLot
+from meterlib.models import Customer, Feature, Grant, Lock, RolloverLot
 from meterlib.stores import SQLiteStore
+from meterlib.stores import sqlite as sqlite_store
 from meterlib.stores import sqlite_session as sql
-from meterlib.testing import customer, event, events, grant, lock
+from meterlib.stores.sqlite_session import SQLiteSession
+from meterlib.testing import customer, event, events, feature, grant, lock
 
 
 @pytest.fixture
@@ -102,7 +106,7 @@ class TestLocklessCustomers:
             assert tx.get_customer("cus_1") is not None
             assert [x.lock_id for x in tx.list_locks("cus_1")] == ["lk_1"]
 
-    def test_known_only_inside_its_transaction(self, store: SQLiteStore, path: Path) -> None:
+    def test_a_lock_put_by_a_later_transaction_is_listed(self, store: SQLiteStore) -> None:
         with store.transaction(write=False) as tx:
             tx.get_customer("cus_1")
         with store.transaction() as tx:
@@ -110,6 +114,18 @@ class TestLocklessCustomers:
         with store.transaction(write=False) as tx:
             tx.get_customer("cus_1")
             assert [x.lock_id for x in tx.list_locks("cus_1")] == ["lk_2"]
+
+    def test_a_lock_put_by_another_connection_is_listed(
+        self, store: SQLiteStore, path: Path
+    ) -> None:
+        with store.transaction(write=False) as tx:
+            tx.get_customer("cus_1")
+            assert tx.list_locks("cus_1") == []
+        with SQLiteStore(path) as other, other.transaction() as tx:
+            tx.put_lock(lock("lk_3"))
+        with store.transaction(write=False) as tx:
+            tx.get_customer("cus_1")
+            assert [x.lock_id for x in tx.list_locks("cus_1")] == ["lk_3"]
 
     def test_a_lock_put_in_a_savepoint_is_listed_after_it(self, store: SQLiteStore) -> None:
         with store.transaction() as outer:
@@ -166,6 +182,15 @@ class TestEventSeqs:
             outer.add_event(event(first))
         assert second > first
 
+    def test_a_rolled_back_savepoint_keeps_the_seqs_handed_out(self, store: SQLiteStore) -> None:
+        """The outer transaction may still store a seq it was given before the savepoint."""
+        with store.transaction() as outer:
+            first = outer.next_seq("event")
+            with pytest.raises(ZeroDivisionError), store.transaction() as inner:
+                inner.add_event(event(inner.next_seq("event")))
+                _ = 1 / 0
+            assert outer.next_seq("event") > first
+
     def test_read_once_per_transaction(self, store: SQLiteStore, path: Path) -> None:
         """After the first, seqs are counted on from what the transaction handed out or
         stored itself (it holds the write lock)."""
@@ -185,3 +210,163 @@ class TestEventSeqs:
         with sqlite3.connect(path) as conn:
             plan = [s[3] for s in conn.execute("EXPLAIN QUERY PLAN " + sql._LAST_EVENT_SEQ)]
         assert plan[-1] == "SEARCH events", plan
+
+
+def statements(store: SQLiteStore, read: Callable[[SQLiteSession], object]) -> list[str]:
+    """The statements a new read transaction running `read` sends."""
+    sent: list[str] = []
+    conn = store._slot().conn
+    conn.set_trace_callback(sent.append)
+    try:
+        with store.transaction(write=False) as tx:
+            read(tx)
+    finally:
+        conn.set_trace_callback(None)
+    return sent
+
+
+def everything(
+    tx: SQLiteSession,
+) -> tuple[list[Feature], Customer | None, list[Grant], list[Lock]]:
+    """What loading a customer's balances reads."""
+    return (
+        tx.list_features(),
+        tx.get_customer("cus_1"),
+        tx.list_grants("cus_1"),
+        tx.list_locks("cus_1"),
+    )
+
+
+class TestWhatTheConnectionKnows:
+    """Read once, then known until another connection commits; kept by the connection's own
+    writes; forgotten on any rollback."""
+
+    def test_read_again_without_a_query(self, store: SQLiteStore) -> None:
+        first = statements(store, everything)
+        assert len(first) > 3
+        assert statements(store, everything) == ["BEGIN", "PRAGMA data_version", "COMMIT"]
+
+    def test_own_writes_are_known(self, store: SQLiteStore) -> None:
+        statements(store, everything)
+        with store.transaction() as tx:
+            tx.put_grants([grant("g1", 1, balance=Decimal(4))])
+            tx.put_customer(customer("cus_1", name="Ada"))
+            tx.add_feature(feature("api_calls"))
+        sent = statements(store, everything)
+        assert "SELECT count(*) FROM features" in sent  # a new feature: counted again
+        assert not [s for s in sent if "FROM customers" in s or "FROM grants" in s]
+        with store.transaction(write=False) as tx:
+            _, known, grants, _ = everything(tx)
+            assert [f.id for f in tx.list_features()] == ["api_calls"]
+        assert known is not None and known.name == "Ada"
+        assert [g.balance for g in grants] == [4]
+
+    def test_another_connection_commit_is_read(self, store: SQLiteStore, path: Path) -> None:
+        statements(store, everything)
+        with sqlite3.connect(path, isolation_level=None) as other:
+            other.execute("UPDATE grants SET balance = '7.5' WHERE id = 'g1'")
+            other.execute("UPDATE customers SET name = 'Bea' WHERE id = 'cus_1'")
+        assert len(statements(store, everything)) > 3
+        assert balance(store) == Decimal("7.5")
+        with store.transaction(write=False) as tx:
+            found = tx.get_customer("cus_1")
+            assert found is not None and found.name == "Bea"
+
+    def test_another_thread_commit_is_read(self, store: SQLiteStore) -> None:
+        """Each thread has its own connection; one's commit moves the others' version."""
+        assert balance(store) == 5
+
+        def write() -> None:
+            with store.transaction() as tx:
+                tx.put_grants([grant("g1", 1, balance=Decimal(2))])
+
+        worker = threading.Thread(target=write)
+        worker.start()
+        worker.join()
+        assert balance(store) == 2
+
+    def test_a_rolled_back_transaction_is_forgotten(self, store: SQLiteStore) -> None:
+        statements(store, everything)
+        with pytest.raises(ZeroDivisionError), store.transaction() as tx:
+            tx.put_grants([grant("g1", 1, balance=Decimal(1)), grant("g2", 2)])
+            tx.put_customer(customer("cus_1", name="Gone"))
+            tx.add_feature(feature("gone"))
+            assert len(everything(tx)[2]) == 2
+            _ = 1 / 0
+        with store.transaction(write=False) as tx:
+            features, found, grants, _ = everything(tx)
+        assert features == [] and found is not None and found.name != "Gone"
+        assert [(g.id, g.balance) for g in grants] == [("g1", 5)]
+
+    def test_a_rolled_back_savepoint_is_forgotten(self, store: SQLiteStore) -> None:
+        with store.transaction() as outer:
+            assert outer.list_locks("cus_1") == [] and outer.get_customer("cus_1")
+            with pytest.raises(ZeroDivisionError), store.transaction() as inner:
+                inner.put_grants([grant("g1", 1, balance=Decimal(1))])
+                inner.put_customer(customer("cus_1", name="Gone"))
+                _ = 1 / 0
+            found = outer.get_customer("cus_1")
+            assert found is not None and found.name != "Gone"
+            assert [g.balance for g in outer.list_grants("cus_1")] == [5]
+        assert balance(store) == 5
+
+    def test_a_new_or_deleted_grant_is_listed(self, store: SQLiteStore) -> None:
+        statements(store, everything)
+        with store.transaction() as tx:
+            tx.put_grants([grant("g0", 0)])
+        with store.transaction(write=False) as tx:
+            assert [g.id for g in tx.list_grants("cus_1")] == ["g0", "g1"]
+        with store.transaction() as tx:
+            tx.delete_grants(["g1"])
+        with store.transaction(write=False) as tx:
+            assert [g.id for g in tx.list_grants("cus_1")] == ["g0"]
+
+    def test_a_grant_given_to_another_customer_leaves_the_first(self, store: SQLiteStore) -> None:
+        statements(store, everything)
+        with store.transaction() as tx:
+            tx.put_customer(customer("cus_2"))
+            tx.put_grants([grant("g1", 1, customer_id="cus_2")])
+        with store.transaction(write=False) as tx:
+            assert tx.list_grants("cus_1") == []
+            assert [g.id for g in tx.list_grants("cus_2")] == ["g1"]
+
+    def test_lists_handed_out_are_copies(self, store: SQLiteStore) -> None:
+        with store.transaction(write=False) as tx:
+            tx.list_grants("cus_1").clear()
+            tx.list_features().append(feature("x"))
+        with store.transaction(write=False) as tx:
+            assert len(tx.list_grants("cus_1")) == 1 and tx.list_features() == []
+
+    def test_bounded(self, store: SQLiteStore) -> None:
+        known = store._slot().known
+        known.limit = 3
+        with store.transaction() as tx:
+            for n in range(2, 10):
+                tx.put_customer(customer(f"cus_{n}"))
+                tx.put_grants([grant(f"g{n}", n, customer_id=f"cus_{n}")])
+                assert len(tx.list_grants(f"cus_{n}")) == 1
+        assert len(known.customers) <= 3 and len(known.grants) <= 3
+
+    def test_a_failed_version_read_leaves_no_transaction_open(
+        self, store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(sqlite_store, "_DATA_VERSION", "PRAGMA no such thing; SELECT")
+        with pytest.raises(StoreError), store.transaction():
+            pass
+        monkeypatch.undo()
+        assert not store._slot().conn.in_transaction
+        assert balance(store) == 5
+
+    def test_event_seqs_count_on_across_transactions(self, store: SQLiteStore, path: Path) -> None:
+        """Known while nobody else adds events; another connection's insert is read."""
+        with store.transaction() as tx:
+            tx.add_event(event(tx.next_seq("event")))
+        with store.transaction() as tx:
+            assert tx.next_seq("event") == 2
+        with sqlite3.connect(path, isolation_level=None) as other:
+            other.execute(
+                "INSERT INTO events (rowid, id, seq, customer_id, value, properties, timestamp, "
+                "deductions, feature_ids) VALUES (9, 'evt_9', 9, 'cus_1', '1', '{}', 0, '[]', '[]')"
+            )
+        with store.transaction() as tx:
+            assert tx.next_seq("event") == 10
