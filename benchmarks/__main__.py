@@ -148,6 +148,13 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
             "check, SQLite file", "hand-written selects, one read tx", sql_check, "≤ 1.5×", 1.5
         ),
         Row.ratio(
+            "check, SQLite file, nothing known (another connection committed)",
+            "hand-written selects, one read tx",
+            sql_check["unknown"],
+            "(info)",
+            None,
+        ),
+        Row.ratio(
             "check, SQLite file",
             "one autocommit select of the grants",
             sql_check["vs_lone_select"],
@@ -198,6 +205,13 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
             "floor: only the objects a track makes",
             "limits MovingWindow hit",
             objects["track"],
+            "(floor)",
+            None,
+        ),
+        Row.ratio(
+            f"floor: a hand-written track, SQLite, {big} customers + events (random customer)",
+            f"the same, {small} customers, no events",
+            big_sql["hand_written"],
             "(floor)",
             None,
         ),

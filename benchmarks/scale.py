@@ -20,6 +20,7 @@ from typing import Any
 
 from attrs import evolve
 
+from benchmarks.sqlite import HandWritten
 from benchmarks.timing import compare
 from meterlib import Ledger, MemoryStore
 from meterlib.stores import SQLiteStore
@@ -135,15 +136,33 @@ def build_memory(*, customers: int, events: int) -> MemoryStore:
     return store
 
 
-def _tracker(ledger: Ledger, customers: int, seed: int) -> Callable[[], object]:
-    """A track of a customer picked at random on each call (the same sequence every run)."""
+def _picks(customers: int, seed: int) -> list[str]:
+    """Customers picked at random (the same sequence every run)."""
     picks = random.Random(seed)
-    ids = [f"cus_{picks.randrange(customers):07d}" for _ in range(4096)]
+    return [f"cus_{picks.randrange(customers):07d}" for _ in range(4096)]
+
+
+def _tracker(ledger: Ledger, customers: int, seed: int) -> Callable[[], object]:
+    """A track of a customer picked at random on each call."""
+    ids = _picks(customers, seed)
     state = {"i": 0}
 
     def track() -> object:
         state["i"] = (state["i"] + 1) & 4095
         return ledger.track(ids[state["i"]], "messages")
+
+    return track
+
+
+def _hand_tracker(hand: HandWritten, customers: int, seed: int) -> Callable[[], object]:
+    """The hand-written transaction of `benchmarks.sqlite`, on a customer picked at random."""
+    ids = _picks(customers, seed)
+    state = {"i": 0}
+
+    def track() -> object:
+        state["i"] = (state["i"] + 1) & 4095
+        hand.track(ids[state["i"]], time.time_ns() // 1_000_000)
+        return None
 
     return track
 
@@ -205,7 +224,20 @@ def sqlite_tracks(
         Ledger(SQLiteStore(folder / "big.db")) as large,
         Ledger(SQLiteStore(folder / "small.db")) as little,
     ):
-        return _both(large, little, big, small, number=number, rounds=rounds)
+        found = _both(large, little, big, small, number=number, rounds=rounds)
+    # the same growth with no meterlib at all: what the file itself costs more
+    hands = HandWritten(folder / "big.db"), HandWritten(folder / "small.db")
+    try:
+        found["hand_written"] = compare(
+            _hand_tracker(hands[0], big, 1),
+            _hand_tracker(hands[1], small, 2),
+            number=number,
+            rounds=rounds,
+        )
+    finally:
+        for hand in hands:
+            hand.conn.close()
+    return found
 
 
 def memory_big_vs_small(*, big: int, small: int, number: int, rounds: int) -> dict[str, Any]:
@@ -226,5 +258,6 @@ if __name__ == "__main__":
     print(
         f"1 000 000 vs 1 000 customers, random customer: {found['ratio']:.2f}× "
         f"({found['meterlib_us']:.1f} µs vs {found['baseline_us']:.1f} µs); one customer: "
-        f"{found['one_customer']['ratio']:.2f}×; reads a track: {reads['big']} vs {reads['small']}"
+        f"{found['one_customer']['ratio']:.2f}×; reads a track: {reads['big']} vs "
+        f"{reads['small']}; hand-written: {found['hand_written']['ratio']:.2f}×"
     )

@@ -146,6 +146,17 @@ def check_vs_hand_written(folder: Path, *, number: int, rounds: int) -> dict[str
             rounds=rounds,
         )
         result["vs_lone_select"] = bare
+        # what a check costs when the connection knows nothing (as after another
+        # connection's commit): every row read again, one statement more
+        known = ledger.store._slot().known  # type: ignore[attr-defined]  # a benchmark may peek
+
+        def unknown() -> object:
+            known.forget()
+            return ledger.check("cus_1", "messages")
+
+        result["unknown"] = compare(
+            unknown, lambda: hand.check("cus_1"), number=number, rounds=rounds
+        )
         return result
     finally:
         ledger.close()
