@@ -4,6 +4,7 @@ seq), and event seqs read from the rowid instead of counted in `seqs`."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -11,11 +12,14 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from meterlib.errors import StoreError
-from meterlib.models import Customer, Feature, Grant, Lock, RolloverLot
+from meterlib.models import Customer, DeductionRecord, Feature, Grant, Lock, RolloverLot
 from meterlib.stores import SQLiteStore
 from meterlib.stores import sqlite as sqlite_store
+from meterlib.stores import sqlite_rows as rows
 from meterlib.stores import sqlite_session as sql
 from meterlib.stores.sqlite_session import SQLiteSession
 from meterlib.testing import customer, event, events, feature, grant, lock
@@ -370,3 +374,50 @@ class TestWhatTheConnectionKnows:
             )
         with store.transaction() as tx:
             assert tx.next_seq("event") == 10
+
+
+_texts = st.text()  # every code point: quotes, backslashes, controls, surrogates, emoji
+_optional_texts = st.none() | _texts
+_records = st.builds(
+    DeductionRecord,
+    feature_id=_texts,
+    balance_id=_texts,
+    value=st.decimals(allow_nan=False, allow_infinity=False),
+    plan_id=_optional_texts,
+    interval=_optional_texts,
+    interval_count=st.integers(min_value=-(2**70), max_value=2**70),
+    resets_at=st.none() | st.integers(min_value=-(2**70), max_value=2**70),
+)
+
+
+class TestEventJson:
+    """An event's deductions and feature ids are written out directly, as the encoder would."""
+
+    @given(st.lists(_records, max_size=4))
+    def test_deductions_as_the_encoder_writes_them(self, records: list[DeductionRecord]) -> None:
+        as_dicts = [
+            {
+                "feature_id": d.feature_id,
+                "balance_id": d.balance_id,
+                "value": str(d.value),
+                "plan_id": d.plan_id,
+                "interval": d.interval,
+                "interval_count": d.interval_count,
+                "resets_at": d.resets_at,
+            }
+            for d in records
+        ]
+        assert rows.deductions_json(records) == json.dumps(
+            as_dicts, separators=(",", ":"), ensure_ascii=False
+        )
+
+    @given(st.lists(_records, min_size=1, max_size=3), _optional_texts)
+    def test_feature_ids_as_the_encoder_writes_them(
+        self, records: list[DeductionRecord], feature_id: str | None
+    ) -> None:
+        recorded = event(1, feature_id=feature_id, deductions=tuple(records))
+        text = rows.event_to_row(recorded)[rows.EVENT_COLUMNS.index("feature_ids")]
+        assert text == json.dumps(
+            sorted(recorded.feature_ids), separators=(",", ":"), ensure_ascii=False
+        )
+        assert set(json.loads(text)) == recorded.feature_ids
