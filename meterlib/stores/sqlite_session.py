@@ -39,13 +39,15 @@ _PUT_GRANT = rows.upsert_sql("grants", rows.GRANT_COLUMNS, ("id",))
 # a grant whose key and indexed columns are unchanged: the rest is set in place. The row is
 # found through grants_by_customer (`+id` keeps the planner off the id index): list_grants has
 # just read that index page, while the id index would cost one more random page on a big file.
+# Numbered parameters take the row as `grant_to_row` makes it, with no reordering.
+_GRANT_AT = {c: f"?{n}" for n, c in enumerate(rows.GRANT_COLUMNS, 1)}
 _GRANT_KEPT = ("id", "seq", "customer_id")
-_GRANT_SET = tuple(c for c in rows.GRANT_COLUMNS if c not in _GRANT_KEPT)
 _UPDATE_GRANT = (
-    f"UPDATE grants SET {', '.join(f'{c} = ?' for c in _GRANT_SET)} "
-    "WHERE +id = ? AND seq = ? AND customer_id = ?"
+    "UPDATE grants SET "
+    + ", ".join(f"{c} = {at}" for c, at in _GRANT_AT.items() if c not in _GRANT_KEPT)
+    + f" WHERE +id = {_GRANT_AT['id']} AND seq = {_GRANT_AT['seq']}"
+    + f" AND customer_id = {_GRANT_AT['customer_id']}"
 )
-_UPDATE_GRANT_ORDER = tuple(rows.GRANT_COLUMNS.index(c) for c in (*_GRANT_SET, *_GRANT_KEPT))
 _DELETE_GRANT = "DELETE FROM grants WHERE id = ?"
 _SELECT_LOCK = rows.select_sql("locks", rows.LOCK_COLUMNS)
 _GET_LOCK = _SELECT_LOCK + " WHERE lock_id = ?"
@@ -58,7 +60,8 @@ _DELETE_LOCK = "DELETE FROM locks WHERE lock_id = ?"
 # ("event"), which stays the floor. A reused seq fails the insert (the rowid is unique).
 _ADD_EVENT = (
     f"INSERT INTO events (rowid, {', '.join(rows.EVENT_COLUMNS)}) "
-    f"VALUES (?, {', '.join('?' * len(rows.EVENT_COLUMNS))})"
+    f"VALUES (?{rows.EVENT_COLUMNS.index('seq') + 1}, "
+    f"{', '.join(f'?{n}' for n in range(1, len(rows.EVENT_COLUMNS) + 1))})"
 )
 _LAST_EVENT_SEQ = (
     "SELECT max(ifnull((SELECT value FROM seqs WHERE kind = 'event'), 0), "
@@ -245,7 +248,7 @@ class SQLiteSession:
         known = self._known
         for grant in grants:
             row = rows.grant_to_row(grant)
-            if not conn.execute(_UPDATE_GRANT, [row[i] for i in _UPDATE_GRANT_ORDER]).rowcount:
+            if not conn.execute(_UPDATE_GRANT, row).rowcount:
                 conn.execute(_PUT_GRANT, row)
             keep(row, grant)  # the next read of this row needs no decoding
             known.put_grant(grant)
@@ -277,7 +280,7 @@ class SQLiteSession:
 
     def add_event(self, event: EventRecord) -> None:
         """Record the event."""
-        self._writable().execute(_ADD_EVENT, (event.seq, *rows.event_to_row(event)))
+        self._writable().execute(_ADD_EVENT, rows.event_to_row(event))
         known = self._known
         if known.event_seq:
             known.event_seq = max(known.event_seq, event.seq)
