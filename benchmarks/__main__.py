@@ -247,6 +247,7 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
                 "no server",
                 0.0,
                 "set METERLIB_BENCH_POSTGRES_URL, or run under tests/postgres.sh --",
+                target="(info)",
             )
         )
     else:

@@ -63,9 +63,18 @@ class Row:
         )
 
     @classmethod
-    def info(cls, measure: str, baseline: str, shown: str, value: float, detail: str) -> Row:
+    def info(
+        cls,
+        measure: str,
+        baseline: str,
+        shown: str,
+        value: float,
+        detail: str,
+        *,
+        target: str = "(floor)",
+    ) -> Row:
         """A figure that explains another row; no target of its own."""
-        return cls(measure, baseline, shown, "(floor)", None, value, detail)
+        return cls(measure, baseline, shown, target, None, value, detail)
 
     @classmethod
     def external(cls, item: dict[str, Any]) -> Row:
