@@ -427,7 +427,15 @@ class Subject(View):
         """Write every grant that differs from what was loaded, and delete removed ones."""
         if not self.write:
             return
-        changed = [g for gid, g in self.grants.items() if self.loaded.get(gid) != g]
+        loaded = self.loaded
+        # identity, then the balance, decide almost every grant before all its fields are
+        # compared: unchanged grants are the very objects loaded, deducted ones changed balance
+        changed = [
+            g
+            for gid, g in self.grants.items()
+            if (old := loaded.get(gid)) is not g
+            and (old is None or old.balance != g.balance or old != g)
+        ]
         if changed:
             self.session.put_grants(changed)
         if self.deleted:
