@@ -91,29 +91,14 @@ class _Ledger:
     def take(self, entry: Entry, units: Decimal, value: Decimal, cost: Decimal) -> None:
         grant = entry.grant
         self.balances[grant.id] = self.balance(grant) - units
-        self.changes.append(
-            Change(
-                grant_id=grant.id,
-                rollover_id=None,
-                cost=cost,
-                balance_delta=units,
-                value_delta=value,
-            )
-        )
+        # positional: a named tuple called with keywords goes through a dict of them
+        self.changes.append(Change(grant.id, None, cost, units, value))
 
     def take_lot(self, entry: Entry, lot: RolloverLot, units: Decimal, value: Decimal) -> None:
         key = (entry.grant.id, lot.id)
         balance, usage = self.lots.get(key, (lot.balance, lot.usage))
         self.lots[key] = (balance - units, usage + units)
-        self.changes.append(
-            Change(
-                grant_id=entry.grant.id,
-                rollover_id=lot.id,
-                cost=entry.cost,
-                balance_delta=units,
-                value_delta=value,
-            )
-        )
+        self.changes.append(Change(entry.grant.id, lot.id, entry.cost, units, value))
 
     def _lot(self, grant: Grant, lot: RolloverLot) -> RolloverLot:
         state = self.lots.get((grant.id, lot.id))
@@ -132,7 +117,7 @@ class _Ledger:
                 lots = tuple(self._lot(grant, lot) for lot in lots)
             if touched:
                 grants[grant.id] = grant.deducted(self.balance(grant), lots)
-        return Outcome(grants=grants, changes=tuple(self.changes), leftover=leftover)
+        return Outcome(grants, tuple(self.changes), leftover)
 
 
 def _hoist_unlimited(entries: Sequence[Entry]) -> Sequence[Entry]:
