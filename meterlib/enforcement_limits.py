@@ -14,8 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from attrs import evolve
-
 from meterlib import alerts, windows
 from meterlib.controls import (
     EMPTY,
@@ -280,8 +278,8 @@ def _with_overage_control(entries: Sequence[Entry], resolved: Resolved) -> list[
     for entry in entries:
         control = resolved.overage_allowed(entry.grant.feature_id)
         if control is True and entry.grant.feature_id not in native:
-            entry = evolve(entry, allow_over=True)  # noqa: PLW2901
+            entry = entry._replace(allow_over=True)  # noqa: PLW2901
         elif control is False and not entry.grant.unlimited:
-            entry = evolve(entry, allow_over=False)  # noqa: PLW2901
+            entry = entry._replace(allow_over=False)  # noqa: PLW2901
         out.append(entry)
     return out

@@ -6,7 +6,7 @@ deduction, views) decide, and saves what changed. Nothing here knows how a store
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,7 @@ class Catalogue:
         self.by_id = {f.id: f for f in self.features}
         self.ordered = sorted(self.by_id.values(), key=lambda f: f.seq)
         self._credit_systems: dict[str, tuple[Feature, ...]] = {}
+        self._pools: dict[str, dict[str, Feature]] = {}
 
     def credit_systems_of(self, feature: Feature) -> list[Feature]:
         """Credit systems containing `feature`, in catalogue order."""
@@ -56,7 +57,15 @@ class Catalogue:
 
     def relevant(self, feature: Feature) -> list[Feature]:
         """`feature` and every credit system it can draw on."""
-        return [feature, *self.credit_systems_of(feature)]
+        return list(self.pools(feature).values())
+
+    def pools(self, feature: Feature) -> Mapping[str, Feature]:
+        """`relevant(feature)` by id (every deduction asks: kept, so do not change it)."""
+        found = self._pools.get(feature.id)
+        if found is None:
+            found = {f.id: f for f in (feature, *self.credit_systems_of(feature))}
+            self._pools[feature.id] = found
+        return found
 
     def cost(self, member: Feature, pool: Feature) -> Decimal:
         """Units of `pool` one unit of `member` consumes."""
@@ -82,10 +91,10 @@ class View:
         self.reverse = reverse
 
     def rows(
-        self, feature_ids: Iterable[str], entity_id: str | None
+        self, wanted: Collection[str], entity_id: str | None
     ) -> tuple[list[Grant], list[Grant]]:
-        """(usable grants in deduction order, grants only added to the displayed totals)."""
-        wanted = set(feature_ids)
+        """(usable grants in deduction order, grants only added to the displayed totals) of the
+        features `wanted` (ids: a few, so a tuple or list is searched as fast as a set)."""
         now = self.now
         usable: list[Grant] = []
         extra: list[Grant] = []
@@ -96,12 +105,18 @@ class View:
                 usable.append(grant)
             elif entity_id is None:
                 extra.append(grant)
-        usable = in_deduction_order(
-            usable, self.catalogue.by_id, entity_view=entity_id is not None, reverse=self.reverse
-        )
-        extra = in_deduction_order(
-            extra, self.catalogue.by_id, entity_view=False, reverse=self.reverse
-        )
+        # most subjects have one grant of a feature: nothing to order, and no call to make
+        if len(usable) > 1:
+            usable = in_deduction_order(
+                usable,
+                self.catalogue.by_id,
+                entity_view=entity_id is not None,
+                reverse=self.reverse,
+            )
+        if len(extra) > 1:
+            extra = in_deduction_order(
+                extra, self.catalogue.by_id, entity_view=False, reverse=self.reverse
+            )
         return usable, extra
 
     def balance(
@@ -207,16 +222,17 @@ class Subject(View):
 
     def entries(self, feature: Feature, entity_id: str | None, behavior: str) -> list[Entry]:
         """The grants a deduction of `feature` walks, with their costs and overage rights."""
-        relevant = {f.id: f for f in self.catalogue.relevant(feature)}
-        usable, _ = self.rows(relevant, entity_id)
+        catalogue = self.catalogue
+        pools = catalogue.pools(feature)
+        usable, _ = self.rows(pools, entity_id)
         out = []
         for grant in usable:
-            pool = relevant[grant.feature_id]
+            pool = pools[grant.feature_id]
             allocated = pool.type == "metered" and not pool.consumable
             allow_over = (
                 grant.overage_allowed or grant.unlimited or (allocated and behavior != REJECT)
             )
-            out.append(Entry(grant, self.catalogue.cost(feature, pool), allow_over))
+            out.append(Entry(grant, catalogue.cost(feature, pool), allow_over))
         return out
 
     def deduct(
@@ -276,7 +292,7 @@ class Subject(View):
                 continue
             grant = self.grants[gid]
             out.append(
-                DeductionRecord(
+                DeductionRecord.made(
                     feature_id=grant.feature_id,
                     balance_id=rid if rid is not None else grant.public_id,
                     value=value,
@@ -391,7 +407,7 @@ class Subject(View):
         if not self.write:
             return None
         seq = self.session.next_seq("event")
-        event = EventRecord(
+        event = EventRecord.made(
             id=f"evt_{seq}",
             seq=seq,
             customer_id=self.customer.id,
@@ -411,7 +427,15 @@ class Subject(View):
         """Write every grant that differs from what was loaded, and delete removed ones."""
         if not self.write:
             return
-        changed = [g for gid, g in self.grants.items() if self.loaded.get(gid) != g]
+        loaded = self.loaded
+        # identity, then the balance, decide almost every grant before all its fields are
+        # compared: unchanged grants are the very objects loaded, deducted ones changed balance
+        changed = [
+            g
+            for gid, g in self.grants.items()
+            if (old := loaded.get(gid)) is not g
+            and (old is None or old.balance != g.balance or old != g)
+        ]
         if changed:
             self.session.put_grants(changed)
         if self.deleted:
