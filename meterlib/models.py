@@ -24,9 +24,8 @@ def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
     """The setters of a frozen slotted class's fields, in field order.
 
     Each writes its slot directly, where `object.__setattr__` (what attrs' `__init__` sets a
-    frozen instance's fields with) looks the slot up by name first: the constructors that
-    every catch-up or track runs (`RolloverLot.made`, `Grant.moved`, `DeductionRecord.made`,
-    `EventRecord.made`) use these.
+    frozen instance's fields with) looks the slot up by name first: the two constructors that
+    every catch-up runs (`RolloverLot.made`, `Grant.moved`) use these.
     """
     return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
 
@@ -340,45 +339,6 @@ class DeductionRecord:
     interval_count: int = 1
     resets_at: int | None = None
 
-    @classmethod
-    def made(
-        cls,
-        *,
-        feature_id: str,
-        balance_id: str,
-        value: Decimal,
-        plan_id: str | None,
-        interval: str | None,
-        interval_count: int,
-        resets_at: int | None,
-    ) -> DeductionRecord:
-        """The constructor with every field named, built as `Grant.moved` builds a grant, for
-        every track makes one: called with keywords, a class goes through `type.__call__`,
-        which packs them into a dict that `__init__` unpacks again to set each field through
-        `object.__setattr__`; this costs a third of that. Tests check it equals the constructor.
-        """
-        (
-            set_feature_id,
-            set_balance_id,
-            set_value,
-            set_plan_id,
-            set_interval,
-            set_interval_count,
-            set_resets_at,
-        ) = _DEDUCTION_SETTERS
-        new = _new_instance(cls)
-        set_feature_id(new, feature_id)
-        set_balance_id(new, balance_id)
-        set_value(new, value)
-        set_plan_id(new, plan_id)
-        set_interval(new, interval)
-        set_interval_count(new, interval_count)
-        set_resets_at(new, resets_at)
-        return new
-
-
-_DEDUCTION_SETTERS = _slot_setters(DeductionRecord)
-
 
 @frozen(kw_only=True)
 class EventRecord:
@@ -403,54 +363,6 @@ class EventRecord:
         if self.feature_id is not None:
             ids.add(self.feature_id)
         return frozenset(ids)
-
-    @classmethod
-    def made(
-        cls,
-        *,
-        id: str,
-        seq: int,
-        customer_id: str,
-        entity_id: str | None,
-        feature_id: str | None,
-        event_name: str | None,
-        value: Decimal,
-        properties: dict[str, Any],
-        timestamp: int,
-        idempotency_key: str | None,
-        deductions: tuple[DeductionRecord, ...],
-    ) -> EventRecord:
-        """The constructor with every field named, built as `DeductionRecord.made` is (every
-        track records one). Tests check it equals the constructor."""
-        (
-            set_id,
-            set_seq,
-            set_customer_id,
-            set_entity_id,
-            set_feature_id,
-            set_event_name,
-            set_value,
-            set_properties,
-            set_timestamp,
-            set_idempotency_key,
-            set_deductions,
-        ) = _EVENT_SETTERS
-        new = _new_instance(cls)
-        set_id(new, id)
-        set_seq(new, seq)
-        set_customer_id(new, customer_id)
-        set_entity_id(new, entity_id)
-        set_feature_id(new, feature_id)
-        set_event_name(new, event_name)
-        set_value(new, value)
-        set_properties(new, properties)
-        set_timestamp(new, timestamp)
-        set_idempotency_key(new, idempotency_key)
-        set_deductions(new, deductions)
-        return new
-
-
-_EVENT_SETTERS = _slot_setters(EventRecord)
 
 
 @frozen(kw_only=True)

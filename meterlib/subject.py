@@ -292,7 +292,7 @@ class Subject(View):
                 continue
             grant = self.grants[gid]
             out.append(
-                DeductionRecord.made(
+                DeductionRecord(
                     feature_id=grant.feature_id,
                     balance_id=rid if rid is not None else grant.public_id,
                     value=value,
@@ -407,7 +407,7 @@ class Subject(View):
         if not self.write:
             return None
         seq = self.session.next_seq("event")
-        event = EventRecord.made(
+        event = EventRecord(
             id=f"evt_{seq}",
             seq=seq,
             customer_id=self.customer.id,

@@ -6,9 +6,8 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
-import pytest
 
-from meterlib.models import DeductionRecord, EventRecord, Grant, RolloverLot, RolloverRule
+from meterlib.models import Grant, RolloverLot, RolloverRule
 
 
 def _every_field_set() -> Grant:
@@ -98,17 +97,3 @@ def test_made_is_the_constructor() -> None:
     for field in attrs.fields(RolloverLot):
         assert field.validator is None and field.converter is None, field.name
     assert not hasattr(RolloverLot, "__attrs_post_init__")
-
-
-@pytest.mark.parametrize("cls", [DeductionRecord, EventRecord])
-def test_records_made_are_the_constructor(cls: Any) -> None:
-    """`made` builds what the constructor builds, each value in its own field (distinct
-    sentinels, so two setters swapped would show), with nothing of `__init__` to skip."""
-    sentinels: dict[str, Any] = {f.name: object() for f in attrs.fields(cls)}
-    got = cls.made(**sentinels)
-    assert got == cls(**sentinels)
-    for field in attrs.fields(cls):
-        assert getattr(got, field.name) is sentinels[field.name], field.name
-        assert field.validator is None and field.converter is None, field.name
-    assert not hasattr(cls, "__attrs_post_init__")
-    assert not hasattr(cls, "__attrs_pre_init__")
