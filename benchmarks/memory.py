@@ -17,23 +17,37 @@ from meterlib import Ledger, MemoryStore
 PLENTY = 10**12
 
 
-def _ledger() -> Ledger:
-    ledger = Ledger(MemoryStore())
+class _Forgetful(MemoryStore):
+    """A MemoryStore without revisions: its Ledger works every check out, as it does for the
+    first check after a change to the customer."""
+
+    revision = None  # type: ignore[assignment]
+
+
+def _ledger(store: MemoryStore | None = None) -> Ledger:
+    ledger = Ledger(MemoryStore() if store is None else store)
     ledger.create("cus_1", "messages", included=PLENTY, reset="month")
     return ledger
 
 
 def check_vs_fixed_window(*, number: int, rounds: int) -> dict[str, Any]:
-    """`Ledger.check` on a MemoryStore beside limits' FixedWindowRateLimiter.hit."""
-    ledger = _ledger()
+    """`Ledger.check` on a MemoryStore beside limits' FixedWindowRateLimiter.hit: the same
+    question again (answered as last time, nothing having changed), and, under "worked_out",
+    a check that works its answer out (the first one after a change)."""
     limiter = FixedWindowRateLimiter(MemoryStorage())
     item = parse(f"{PLENTY}/day")
-    return compare(
-        lambda: ledger.check("cus_1", "messages"),
-        lambda: limiter.hit(item, "cus_1", "messages"),
-        number=number,
-        rounds=rounds,
-    )
+
+    def beside_limits(ledger: Ledger) -> dict[str, Any]:
+        return compare(
+            lambda: ledger.check("cus_1", "messages"),
+            lambda: limiter.hit(item, "cus_1", "messages"),
+            number=number,
+            rounds=rounds,
+        )
+
+    result = beside_limits(_ledger())
+    result["worked_out"] = beside_limits(_ledger(_Forgetful()))
+    return result
 
 
 def track_vs_moving_window(*, number: int, rounds: int) -> dict[str, Any]:

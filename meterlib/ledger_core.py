@@ -21,6 +21,7 @@ from meterlib.models import (
     Feature,
 )
 from meterlib.notifications import Callback, Notification, Notifier, Outbox
+from meterlib.recent_checks import RecentChecks
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
 from meterlib.subject import Catalogue, Subject
@@ -93,6 +94,9 @@ class LedgerCore:
             persist_overage_on_reset, "persist_overage_on_reset"
         )
         self._catalogue: Catalogue | None = None
+        # a store that can tell whether a customer changed lets plain checks be answered again
+        revision = getattr(self.store, "revision", None)
+        self._recent = RecentChecks(revision) if callable(revision) else None
 
     @classmethod
     def open(cls, url: str, **settings: Any) -> Self:

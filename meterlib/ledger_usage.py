@@ -21,11 +21,14 @@ from meterlib.errors import (
 from meterlib.instants import optional_ms, to_datetime
 from meterlib.ledger_core import DAY_MS, LedgerCore
 from meterlib.models import (
+    Feature,
+    Grant,
     Lock,
     LockItem,
 )
 from meterlib.notifications import Notification
 from meterlib.quantity import ZERO, to_quantity
+from meterlib.recent_checks import CheckKey
 from meterlib.results import (
     CheckDetails,
     CheckResult,
@@ -36,6 +39,33 @@ from meterlib.results import (
 from meterlib.stores.protocol import StoreSession
 from meterlib.subject import Catalogue, Subject
 from meterlib.tracking import TrackArgs, apply_track, parse_track, to_deduction, track_args
+
+
+def _answer(
+    customer_id: str,
+    *,
+    entity_id: str | None,
+    judged: tuple[Feature, Feature, list[Grant], list[Grant]],
+    required: Decimal,
+    allowed: bool,
+    with_preview: bool,
+    details: Callable[[], CheckDetails] | None = None,
+) -> CheckResult:
+    """A check's result; unless `details` says otherwise, it shows the `judged` pool's rows
+    (feature asked about, pool judged, usable rows, rows only displayed) as they were read."""
+    feature, pool, usable, extra = judged
+    return CheckResult(
+        allowed=allowed,
+        customer_id=customer_id,
+        entity_id=entity_id,
+        feature_id=feature.id,
+        required_balance=required,
+        with_preview=with_preview,
+        details=details
+        or partial(
+            check_details, feature, pool, usable, extra, allowed=allowed, preview=with_preview
+        ),
+    )
 
 
 class UsageCalls(LedgerCore):
@@ -72,6 +102,13 @@ class UsageCalls(LedgerCore):
             )
         if not send_event and held is None:
             # the plain check, in front of every gated request: a read, and nothing else
+            recent = self._recent
+            key: CheckKey | None = None
+            if recent is not None and entity_id is None and not props:
+                key = (customer_id, feature_id, str(required), with_preview)
+                answer = recent.recall(key, now)
+                if answer is not None:
+                    return answer
             with self._tx(write=False) as (session, catalogue):
                 feature = self._feature(catalogue, feature_id)
                 subject = self._subject(
@@ -94,23 +131,23 @@ class UsageCalls(LedgerCore):
                     member=feature,
                     usable=usable,
                 )
-            return CheckResult(
-                allowed=allowed,
-                customer_id=customer_id,
-                entity_id=entity_id,
-                feature_id=feature.id,
-                required_balance=converted,
-                with_preview=with_preview,
-                details=partial(
-                    check_details,
-                    feature,
-                    pool,
-                    usable,
-                    extra,
+                answer = _answer(
+                    customer_id,
+                    entity_id=entity_id,
+                    judged=(feature, pool, usable, extra),
+                    required=converted,
                     allowed=allowed,
-                    preview=with_preview,
-                ),
-            )
+                    with_preview=with_preview,
+                )
+                # billing controls keep counters over windows, and locks expire: neither is
+                # covered by the revision and the settled instant, so those answers are not kept
+                if key is not None and not (subject.locked or subject.customer.billing_controls):
+                    assert recent is not None
+                    revision = recent.revision(customer_id)
+                    recent.keep(
+                        key, answer, revision=revision, now=now, until=subject.settled_until()
+                    )
+            return answer
         return self._deducting_check(
             customer_id,
             feature_id,
@@ -160,23 +197,14 @@ class UsageCalls(LedgerCore):
                 allowed: bool, details: Callable[[], CheckDetails] | None = None
             ) -> CheckResult:
                 # by default it shows the judged pool as it was before any deduction
-                return CheckResult(
-                    allowed=allowed,
-                    customer_id=customer_id,
+                return _answer(
+                    customer_id,
                     entity_id=entity_id,
-                    feature_id=feature.id,
-                    required_balance=converted,
+                    judged=(feature, pool, usable, extra),
+                    required=converted,
+                    allowed=allowed,
                     with_preview=with_preview,
-                    details=details
-                    or partial(
-                        check_details,
-                        feature,
-                        pool,
-                        usable,
-                        extra,
-                        allowed=allowed,
-                        preview=with_preview,
-                    ),
+                    details=details,
                 )
 
             if held is not None and session.get_lock(held[0]) is not None:

@@ -107,6 +107,26 @@ def advance(grant: Grant, now: int, *, persist_overage: bool = False) -> Grant:
     )
 
 
+def settled_until(grant: Grant, now: int) -> int | None:
+    """The first instant after `now` at which time alone may change `grant` as it stands at
+    `now` (`advance(grant, now)`): its next reset, its expiry, or a rollover's expiry.
+
+    Until then, `advance` at any later instant gives the same grant and `live_at` the same
+    answer, so whatever was worked out from the grant at `now` still holds. None: never.
+    """
+    expires_at = grant.expires_at
+    until = expires_at if expires_at is not None and expires_at > now else None
+    at = grant.next_reset_at
+    # a boundary at or after the expiry never happens
+    if at is not None and at > now and resets(grant) and (expires_at is None or at < expires_at):
+        until = at
+    for lot in grant.rollovers:
+        at = lot.expires_at
+        if at is not None and at > now and (until is None or at < until):
+            until = at
+    return until
+
+
 def _caught_up(
     grant: Grant,
     balance: Decimal,

@@ -40,6 +40,8 @@ class _Deferred:
             if name not in type(self).DEFERRED:
                 raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
             details = object.__getattribute__(self, "_details")
+            if details is None:  # another thread built them meanwhile (answers are shared)
+                return object.__getattribute__(self, name)
             for key, value in zip(type(self).DEFERRED, details(), strict=True):
                 object.__setattr__(self, key, value)
             object.__setattr__(self, "_details", None)  # let the view go

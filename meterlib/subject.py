@@ -119,6 +119,17 @@ class View:
             )
         return usable, extra
 
+    def settled_until(self) -> int | None:
+        """The first instant after `now` at which time alone may change any grant of the view
+        (`resets.settled_until`); None: never. Whatever the view answers holds until then."""
+        now = self.now
+        until: int | None = None
+        for grant in self.grants.values():
+            at = resets.settled_until(grant, now)
+            if at is not None and (until is None or at < until):
+                until = at
+        return until
+
     def balance(
         self, feature: Feature, entity_id: str | None, *, display: bool = True
     ) -> Balance | None:
@@ -165,6 +176,7 @@ class Subject(View):
         self._make_controls = make_controls
         self.loaded: dict[str, Grant] = {}
         self.deleted: set[str] = set()
+        self.locked = False  # whether the customer held a lock when loaded
         for grant in session.list_grants(customer.id):
             self.loaded[grant.id] = grant
             self.grants[grant.id] = grant
@@ -204,6 +216,7 @@ class Subject(View):
         held = self.session.list_locks(self.customer.id)
         if not held:
             return  # the usual case
+        self.locked = True
         locks = [
             lock for lock in held if lock.expires_at is not None and lock.expires_at <= self.now
         ]

@@ -611,3 +611,38 @@ def test_observation_independence(scenario: tuple[Grant, int, bool], split: floa
     once = advance(grant, now, persist_overage=persist)
     twice = advance(advance(grant, middle, persist_overage=persist), now, persist_overage=persist)
     assert twice == once
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(scenarios(max_gap=40), scenarios(max_gap=300, sub_day=True)),
+    st.floats(0, 1, exclude_max=True),
+)
+def test_settled_until_is_when_time_first_changes_the_grant(
+    scenario: tuple[Grant, int, bool], split: float
+) -> None:
+    """Before `settled_until`, advancing to any later instant gives the grant as it stood at
+    `now` and the same liveness; at that instant, something differs (the bound is the first)."""
+    grant, now, persist = scenario
+    settled = advance(grant, now, persist_overage=persist)
+    until = resets.settled_until(settled, now)
+    end = now + 10 * 366 * 86_400_000 if until is None else until
+    assert end > now
+    for t in {now, now + int((end - now) * split), end - 1}:
+        assert advance(grant, t, persist_overage=persist) == settled
+        assert advance(settled, t, persist_overage=persist) == settled
+        assert settled.live_at(t) == settled.live_at(now)
+    if until is not None:
+        later = advance(grant, until, persist_overage=persist)
+        assert later != settled or later.live_at(until) != settled.live_at(now)
+
+
+def test_settled_until_of_a_grant_that_never_changes() -> None:
+    """An unlimited or one-off grant with no expiry and no dated lots is settled for good."""
+    one_off = evolve(make(), interval=ONE_OFF, anchor=None, next_reset_at=None)
+    now = ms(2025, 1, 15)
+    assert resets.settled_until(one_off, now) is None
+    assert resets.settled_until(make(unlimited=True), now) is None
+    assert resets.settled_until(evolve(one_off, expires_at=ms(2025, 1, 2)), now) is None
+    assert resets.settled_until(evolve(one_off, expires_at=ms(2025, 2, 2)), now) == ms(2025, 2, 2)
+    assert resets.settled_until(make(), now) == ms(2025, 2, 1)

@@ -472,6 +472,22 @@ class StoreAgreement(RuleBasedStateMachine):
     @rule(
         customer=st.sampled_from(CUSTOMERS),
         feature=features,
+        # few amounts, so that the same check comes back after writes and clock moves
+        required=st.sampled_from([1, 1, 1, 5, "2.50", 40]),
+        preview=st.sampled_from([False, False, True]),
+    )
+    def plain_check(self, customer: str, feature: str, required: object, preview: bool) -> None:
+        """A check a MemoryStore's Ledger may answer again from the last identical one."""
+        for _ in range(2):
+            self.all(
+                lambda ledger: ledger.check(
+                    customer, feature, required_balance=required, with_preview=preview
+                )
+            )
+
+    @rule(
+        customer=st.sampled_from(CUSTOMERS),
+        feature=features,
         entity=entities,
         kw=check_args(),
     )

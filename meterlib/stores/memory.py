@@ -25,6 +25,11 @@ class _State:
         self.idempotency: dict[str, int] = {}
         self.seqs: dict[str, int] = {}
         self.counters: dict[str, dict[str, Counter]] = {}  # customer_id -> key -> counter
+        # `MemoryStore.revision`: one count of changes, and the count at each customer's last
+        # change and at the catalogue's; never undone (a rollback counts as one more change)
+        self.changes = 0
+        self.changed: dict[str, int] = {}
+        self.features_changed = 0
 
 
 class MemorySession:
@@ -34,6 +39,7 @@ class MemorySession:
         self._s = state
         self._write = write
         self._undo: list[Callable[[], None]] = []
+        self._touched: set[str | None] = set()  # customers changed here; None: the catalogue
 
     def _forbid_read_only(self) -> None:
         if not self._write:
@@ -55,9 +61,22 @@ class MemorySession:
         if old is not _MISSING:
             self._undo.append(lambda: mapping.__setitem__(key, old))
 
+    def _changes(self, customer_id: str | None) -> None:
+        """Count a change of the customer (None: of the catalogue) for `MemoryStore.revision`."""
+        state = self._s
+        state.changes += 1
+        if customer_id is None:
+            state.features_changed = state.changes
+        else:
+            state.changed[customer_id] = state.changes
+        self._touched.add(customer_id)
+
     def rollback(self) -> None:
         while self._undo:
             self._undo.pop()()
+        # what was read between the changes and now must not pass for what is there again
+        for customer_id in self._touched:
+            self._changes(customer_id)
 
     def next_seq(self, kind: str) -> int:
         value = self._s.seqs.get(kind, 0) + 1
@@ -77,6 +96,7 @@ class MemorySession:
     def add_feature(self, feature: Feature) -> None:
         state = self._s
         self._set(state.features, feature.id, feature)
+        self._changes(None)
         state.features_sorted = None
         self._undo.append(lambda: setattr(state, "features_sorted", None))
 
@@ -88,6 +108,7 @@ class MemorySession:
 
     def put_customer(self, customer: Customer) -> None:
         self._set(self._s.customers, customer.id, customer)
+        self._changes(customer.id)
 
     def get_entity(self, customer_id: str, entity_id: str) -> Entity | None:
         return self._s.entities.get((customer_id, entity_id))
@@ -100,6 +121,7 @@ class MemorySession:
 
     def put_entity(self, entity: Entity) -> None:
         self._set(self._s.entities, (entity.customer_id, entity.id), entity)
+        self._changes(entity.customer_id)
 
     def list_grants(self, customer_id: str) -> list[Grant]:
         rows = self._s.grants.get(customer_id)
@@ -116,12 +138,14 @@ class MemorySession:
                 rows = {}
                 self._set(self._s.grants, grant.customer_id, rows)
             self._set(rows, grant.id, grant)
+            self._changes(grant.customer_id)
 
     def delete_grants(self, grant_ids: Iterable[str]) -> None:
         ids = set(grant_ids)
-        for rows in self._s.grants.values():
+        for customer_id, rows in self._s.grants.items():
             for gid in ids & rows.keys():
                 self._pop(rows, gid)
+                self._changes(customer_id)
 
     def get_lock(self, lock_id: str) -> Lock | None:
         return self._s.locks.get(lock_id)
@@ -136,17 +160,20 @@ class MemorySession:
         old = self._s.locks.get(lock.lock_id)
         if old is not None:
             self._pop(self._s.customer_locks[old.customer_id], old.lock_id)
+            self._changes(old.customer_id)
         rows = self._s.customer_locks.get(lock.customer_id)
         if rows is None:
             rows = {}
             self._set(self._s.customer_locks, lock.customer_id, rows)
         self._set(rows, lock.lock_id, lock)
         self._set(self._s.locks, lock.lock_id, lock)
+        self._changes(lock.customer_id)
 
     def delete_lock(self, lock_id: str) -> None:
         old = self._s.locks.get(lock_id)
         if old is not None:
             self._pop(self._s.customer_locks[old.customer_id], lock_id)
+            self._changes(old.customer_id)
         self._pop(self._s.locks, lock_id)
 
     def add_event(self, event: EventRecord) -> None:
@@ -209,6 +236,7 @@ class MemorySession:
                 rows = {}
                 self._set(self._s.counters, counter.customer_id, rows)
             self._set(rows, counter.key, counter)
+            self._changes(counter.customer_id)
 
 
 class _Transaction:
@@ -249,6 +277,16 @@ class MemoryStore:
     def transaction(self, *, write: bool = True) -> _Transaction:
         """One serialised unit of work; an exception undoes every write made in it."""
         return _Transaction(self, write)
+
+    def revision(self, customer_id: str) -> int:
+        """A number that grows whenever anything a check of the customer reads may have
+        changed: its record, entities, grants, locks, counters, or the catalogue. Read inside a
+        transaction, it is that of what the transaction sees; outside one, it needs no lock.
+        """
+        state = self._state
+        customer = state.changed.get(customer_id, 0)
+        features = state.features_changed
+        return customer if customer > features else features
 
     def close(self) -> None:
         """Nothing to release; kept for the Store protocol."""

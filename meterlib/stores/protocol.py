@@ -104,7 +104,16 @@ class StoreSession(Protocol):
 
 
 class Store(Protocol):
-    """Where a Ledger keeps its state."""
+    """Where a Ledger keeps its state.
+
+    A store may also offer `revision(customer_id) -> Hashable`: a value that changes whenever
+    anything a check of that customer reads may have changed (its record, entities, grants,
+    locks, counters, or the features), a rollback included, readable without a transaction.
+    A Ledger over such a store answers a plain check again from the last identical one while
+    the revision and time allow (`meterlib.recent_checks`). MemoryStore offers it; a store
+    shared with other processes could not read it without a transaction, so SQLite and
+    PostgreSQL do not.
+    """
 
     def transaction(self, *, write: bool = True) -> AbstractContextManager[StoreSession]:
         """A unit of work; `write=False` promises not to write and may run concurrently."""
