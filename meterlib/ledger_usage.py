@@ -86,7 +86,9 @@ class UsageCalls(LedgerCore):
         """May the subject use `required_balance` of the feature now? With `send_event` or
         `lock`, the amount is also deducted (all of it or nothing) in the same transaction.
 
-        A plain check writes nothing: unlike Autumn's, it never runs an auto top-up."""
+        A plain check writes nothing: unlike Autumn's, it never runs an auto top-up. Over a
+        store with revisions (MemoryStore), one that nothing has changed since is answered
+        again with the same result (`meterlib.recent_checks`)."""
         customer_id = validation.require_id(customer_id, "customer_id")
         feature_id = validation.require_id(feature_id, "feature_id")
         entity_id = validation.optional_id(entity_id, "entity_id")
