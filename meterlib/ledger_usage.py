@@ -106,8 +106,9 @@ class UsageCalls(LedgerCore):
             # the plain check, in front of every gated request: a read, and nothing else
             recent = self._recent
             key: CheckKey | None = None
-            if recent is not None and entity_id is None and not props:
-                key = (customer_id, feature_id, str(required), with_preview)
+            if recent is not None:
+                # without billing controls (else not kept) properties change nothing
+                key = (customer_id, feature_id, entity_id, str(required), with_preview)
                 answer = recent.recall(key, now)
                 if answer is not None:
                     return answer
@@ -143,7 +144,7 @@ class UsageCalls(LedgerCore):
                 )
                 # billing controls keep counters over windows, and locks expire: neither is
                 # covered by the revision and the settled instant, so those answers are not kept
-                if key is not None and not (subject.locked or subject.customer.billing_controls):
+                if key is not None and not (subject.locked or subject.controlled(entity_id)):
                     assert recent is not None
                     revision = recent.revision(customer_id)
                     recent.keep(

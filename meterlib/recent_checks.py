@@ -1,6 +1,8 @@
 """Plain checks answered again, while nothing they were worked out from can have changed.
 
-A plain check is a pure function of the customer's stored state, the catalogue and `now`. A
+A plain check (no `send_event`, no `lock`) of a customer or entity that no billing control
+bears on and whose customer holds no lock is a pure function of the customer's stored state
+(its entities' included), the catalogue and `now`: its `properties` matter only to controls. A
 store that can say cheaply whether that state changed (`revision(customer_id)`, a number that
 grows with every change, as MemoryStore's does) lets the Ledger keep each answer with the
 revision it was worked out from and the instant time alone would first change it
@@ -18,8 +20,9 @@ from collections.abc import Callable, Hashable
 
 from meterlib.results import CheckResult
 
-# customer_id, feature_id, required_balance as text (1 and 1.0 are answered 1 and 1.0), preview
-CheckKey = tuple[str, str, str, bool]
+# customer_id, feature_id, entity_id, required_balance as text (1 and 1.0 are answered 1 and
+# 1.0), with_preview
+CheckKey = tuple[str, str, str | None, str, bool]
 _Kept = tuple[Hashable, int, "int | None", CheckResult]  # revision, since, until, answer
 
 LIMIT = 4096  # answers kept: past this, all are forgotten (cheaper than tracking their age)

@@ -472,16 +472,32 @@ class StoreAgreement(RuleBasedStateMachine):
     @rule(
         customer=st.sampled_from(CUSTOMERS),
         feature=features,
+        entity=entities,
         # few amounts, so that the same check comes back after writes and clock moves
         required=st.sampled_from([1, 1, 1, 5, "2.50", 40]),
         preview=st.sampled_from([False, False, True]),
+        props=st.sampled_from([None, None, {"region": "eu"}]),
     )
-    def plain_check(self, customer: str, feature: str, required: object, preview: bool) -> None:
+    def plain_check(
+        self,
+        *,
+        customer: str,
+        feature: str,
+        entity: str | None,
+        required: object,
+        preview: bool,
+        props: dict[str, Any] | None,
+    ) -> None:
         """A check a MemoryStore's Ledger may answer again from the last identical one."""
         for _ in range(2):
             self.all(
                 lambda ledger: ledger.check(
-                    customer, feature, required_balance=required, with_preview=preview
+                    customer,
+                    feature,
+                    entity_id=entity,
+                    required_balance=required,
+                    with_preview=preview,
+                    properties=props,
                 )
             )
 

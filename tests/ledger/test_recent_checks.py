@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, suppress
 from datetime import UTC, datetime, timedelta
 from itertools import product
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -25,6 +26,7 @@ from meterlib.stores import StoreSession
 START = datetime(2025, 1, 31, 12, tzinfo=UTC)  # the `clock` fixture's
 DAY = 86_400_000
 customers = st.sampled_from(["c1", "c1", "c2"])
+entities = st.sampled_from([None, None, "e1"])
 
 
 def fresh(ledger: Ledger, clock: ManualClock, *args: str, **kw: object) -> CheckResult:
@@ -188,17 +190,51 @@ class TestRecalledOnAMemoryStore:
         assert self.opens(store, lambda: ledger.check("c1", "messages", required_balance=2)) == 1
         assert self.opens(store, lambda: ledger.check("c1", "messages", with_preview=True)) == 1
 
+    def test_an_entity_and_properties(
+        self, ledger: Ledger, store: Counting, clock: ManualClock
+    ) -> None:
+        """An entity's check is kept apart from its customer's; properties matter only to
+        billing controls, so a check that differs only in them is answered alike."""
+        ledger.create_entity("c1", "e1")
+        ledger.create("c1", "messages", entity_id="e1", included=2)
+        customer = ledger.check("c1", "messages", required_balance=4)
+        entity = ledger.check("c1", "messages", entity_id="e1", required_balance=4)
+        assert not customer.allowed and entity.allowed  # 3 of its own; 3 and the entity's 2
+        assert ledger.check("c1", "messages", required_balance=4) is customer
+        regional = ledger.check("c1", "messages", required_balance=4, properties={"region": "eu"})
+        assert regional is customer
+        assert ledger.check("c1", "messages", entity_id="e1", required_balance=4) is entity
+        ledger.track("c1", "messages", entity_id="e1", value=2)
+        assert not same_as_fresh(
+            ledger, clock, "c1", "messages", entity_id="e1", required_balance=4
+        ).allowed
+
+    def test_not_kept_under_an_entitys_billing_controls(
+        self, ledger: Ledger, store: Counting
+    ) -> None:
+        ledger.create_entity("c1", "e1")
+        ledger.update_entity(
+            "c1",
+            "e1",
+            billing_controls={
+                "usage_limits": [{"feature_id": "messages", "limit": 9, "interval": "day"}]
+            },
+        )
+        ledger.check("c1", "messages", entity_id="e1")
+        assert self.opens(store, lambda: ledger.check("c1", "messages", entity_id="e1")) == 1
+        # the customer's own check is not under the entity's controls
+        ledger.check("c1", "messages")
+        assert self.opens(store, lambda: ledger.check("c1", "messages")) == 0
+
     @pytest.mark.parametrize(
         "kw",
         [
-            lambda n: {"entity_id": "e1"},
-            lambda n: {"properties": {"region": "eu"}},
             lambda n: {"send_event": True, "required_balance": 0},
             lambda n: {"lock": {"lock_id": f"l{n}"}, "required_balance": 0},
         ],
-        ids=["entity", "properties", "send_event", "lock"],
+        ids=["send_event", "lock"],
     )
-    def test_other_checks_are_always_worked_out(
+    def test_deducting_checks_are_always_worked_out(
         self, ledger: Ledger, store: Counting, kw: Callable[[int], dict[str, object]]
     ) -> None:
         ledger.create_entity("c1", "e1")
@@ -283,8 +319,9 @@ def test_an_amount_is_answered_as_it_was_asked(ledger: Ledger) -> None:
 
 
 class Recall(RuleBasedStateMachine):
-    """Random writes and clock moves on a MemoryStore, and after each, plain checks by a Ledger
-    that keeps answers and by a new one: they must answer alike."""
+    """Random writes (entities' grants and billing controls among them) and clock moves on a
+    MemoryStore, and after each, plain checks by a Ledger that keeps answers and by a new one:
+    they must answer alike."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -296,10 +333,12 @@ class Recall(RuleBasedStateMachine):
         self.ledger.create_feature("credits", type="credit_system", credit_schema={"f": 2})
         for customer in ("c1", "c2"):
             self.ledger.create_customer(customer)
+            self.ledger.create_entity(customer, "e1")
         self.locks = 0
 
     @rule(
         customer=customers,
+        entity=entities,
         feature=st.sampled_from(["f", "f", "g", "credits"]),
         included=st.integers(0, 5),
         reset=st.sampled_from([None, "minute", "hour", "day", "week", "month"]),
@@ -310,6 +349,7 @@ class Recall(RuleBasedStateMachine):
         self,
         *,
         customer: str,
+        entity: str | None,
         feature: str,
         included: int,
         reset: str | None,
@@ -320,15 +360,30 @@ class Recall(RuleBasedStateMachine):
             self.ledger.create(
                 customer,
                 feature,
+                entity_id=entity,
                 included=included,
                 reset=reset,
                 rollover={"length": 1, "max": 8} if rollover and reset is not None else None,
                 expires_at=None if expires_in is None else self.clock() + expires_in,
             )
 
-    @rule(customer=customers, feature=st.sampled_from(["f", "g"]), value=st.integers(-1, 4))
-    def track(self, customer: str, feature: str, value: int) -> None:
-        self.ledger.track(customer, feature, value=value)
+    @rule(
+        customer=customers,
+        entity=entities,
+        feature=st.sampled_from(["f", "g"]),
+        value=st.integers(-1, 4),
+    )
+    def track(self, customer: str, entity: str | None, feature: str, value: int) -> None:
+        self.ledger.track(customer, feature, entity_id=entity, value=value)
+
+    @rule(customer=customers, entity=entities, limit=st.one_of(st.none(), st.integers(0, 6)))
+    def controls(self, customer: str, entity: str | None, limit: int | None) -> None:
+        """A daily usage limit of f on the customer or its entity (None: cleared)."""
+        limits = [] if limit is None else [{"feature_id": "f", "limit": limit, "interval": "day"}]
+        if entity is None:
+            self.ledger.update_customer(customer, billing_controls={"usage_limits": limits})
+        else:
+            self.ledger.update_entity(customer, entity, billing_controls={"usage_limits": limits})
 
     @rule(customer=customers, remaining=st.integers(0, 5))
     def update(self, customer: str, remaining: int) -> None:
@@ -358,18 +413,22 @@ class Recall(RuleBasedStateMachine):
         self.clock.advance(milliseconds=-ms)
 
     def compare(self, customer: str) -> None:
-        for feature, required in product(("f", "g", "credits"), (1, 3, "2.5")):
-            kept = self.ledger.check(customer, feature, required_balance=required)
-            new = Ledger(self.store, clock=self.clock).check(
-                customer, feature, required_balance=required
-            )
+        asked = product(("f", "g", "credits"), (1, 3, "2.5"), (None, "e1"), (None, {"n": 1}))
+        for feature, required, entity, properties in asked:
+            kw: dict[str, Any] = {
+                "required_balance": required,
+                "entity_id": entity,
+                "properties": properties,
+            }
+            kept = self.ledger.check(customer, feature, **kw)
+            new = Ledger(self.store, clock=self.clock).check(customer, feature, **kw)
             assert kept == new
             assert kept.to_dict() == new.to_dict()
 
     @rule(customer=customers)
     def check(self, customer: str) -> None:
         """Every feature and amount, now and then on each side of the instants the answers
-        were kept from and until (where a wrong bound would show), and back."""
+        were kept from and until (where a wrong bound would show), a while later, and back."""
         self.compare(customer)
         assert self.ledger._recent is not None
         kept = list(self.ledger._recent._kept.values())
@@ -378,6 +437,8 @@ class Recall(RuleBasedStateMachine):
             if until is not None:
                 instants |= {until - 1, until}
         now = self.clock()
+        # and later on, where something the bounds ignore (a usage window) may have moved on
+        instants |= {now + 1, now + 3_600_000, now + DAY, now + 32 * DAY}
         for at in sorted(instants):
             self.clock.set(at)
             self.compare(customer)
