@@ -75,7 +75,7 @@ class MemorySession:
         while self._undo:
             self._undo.pop()()
         # what was read between the changes and now must not pass for what is there again
-        for customer_id in self._touched:
+        for customer_id in tuple(self._touched):
             self._changes(customer_id)
 
     def next_seq(self, kind: str) -> int:
