@@ -146,10 +146,7 @@ class UsageCalls(LedgerCore):
                 # covered by the revision and the settled instant, so those answers are not kept
                 if key is not None and not (subject.locked or subject.controlled(entity_id)):
                     assert recent is not None
-                    revision = recent.revision(customer_id)
-                    recent.keep(
-                        key, answer, revision=revision, now=now, until=subject.settled_until()
-                    )
+                    recent.keep(key, answer, now=now, until=subject.settled_until())
             return answer
         return self._deducting_check(
             customer_id,

@@ -31,10 +31,10 @@ LIMIT = 4096  # answers kept: past this, all are forgotten (cheaper than trackin
 class RecentChecks:
     """One Ledger's recent plain-check answers, over a store that has revisions."""
 
-    __slots__ = ("_kept", "revision")
+    __slots__ = ("_kept", "_revision")
 
     def __init__(self, revision: Callable[[str], Hashable]) -> None:
-        self.revision = revision
+        self._revision = revision
         self._kept: dict[CheckKey, _Kept] = {}
 
     def recall(self, key: CheckKey, now: int) -> CheckResult | None:
@@ -44,15 +44,14 @@ class RecentChecks:
             return None
         revision, since, until, answer = kept
         # a clock set back may stand before a reset the answer already counted
-        if since <= now and (until is None or now < until) and revision == self.revision(key[0]):
+        if since <= now and (until is None or now < until) and revision == self._revision(key[0]):
             return answer
         return None
 
-    def keep(
-        self, key: CheckKey, answer: CheckResult, *, revision: Hashable, now: int, until: int | None
-    ) -> None:
-        """Keep `answer`, worked out at `now` from the store at `revision`, until `until`."""
+    def keep(self, key: CheckKey, answer: CheckResult, *, now: int, until: int | None) -> None:
+        """Keep `answer`, worked out at `now` and holding until `until`. Called inside the
+        transaction it was worked out in, so the revision read here is the one it saw."""
         kept = self._kept
         if len(kept) >= LIMIT:
             kept.clear()
-        kept[key] = (revision, now, until, answer)
+        kept[key] = (self._revision(key[0]), now, until, answer)

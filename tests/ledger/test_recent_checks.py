@@ -21,7 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 from meterlib import CheckResult, Ledger, ManualClock, MemoryStore, MeterError
 from meterlib.recent_checks import LIMIT
-from meterlib.stores import StoreSession
+from meterlib.stores import SQLiteStore, StoreSession
 
 START = datetime(2025, 1, 31, 12, tzinfo=UTC)  # the `clock` fixture's
 DAY = 86_400_000
@@ -297,10 +297,8 @@ class TestRecalledOnAMemoryStore:
         assert answer.__getattr__("balance") == balance  # what the late reader runs
 
 
-def test_stores_without_revisions_keep_nothing(tmp_path: object) -> None:
+def test_stores_without_revisions_keep_nothing() -> None:
     """Only a store offering `revision` gets answers kept."""
-    from meterlib.stores import SQLiteStore
-
     assert Ledger(MemoryStore())._recent is not None
     with Ledger(SQLiteStore(":memory:")) as ledger:
         assert ledger._recent is None
