@@ -13,7 +13,7 @@ medians over rounds, for a MemoryStore and a SQLite file. Target: ≤ 2×.
 
     python -m benchmarks.catch_up [--quick]
 
-`run(quick)` returns the numbers; `python -m benchmarks` shows them as one row of its table.
+`run_stores(quick)` returns the numbers; `python -m benchmarks` shows them as one row of its table.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a file: python benchmarks/catch_up.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.plan import Run
+from benchmarks.report import Row
 from meterlib import Ledger, ManualClock, MemoryStore
 from meterlib.stores import SQLiteStore, Store
 
@@ -119,7 +121,7 @@ def measure(store: Store, *, rounds: int, customers: int) -> dict[str, Any]:
     }
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run_stores(quick: bool) -> dict[str, Any]:
     """Measure both stores; the top-level numbers are the worse store's (a table row)."""
     rounds, customers = SETTINGS[quick]
     stores: dict[str, Callable[[Path], Store]] = {
@@ -142,6 +144,11 @@ def run(quick: bool) -> dict[str, Any]:
         "stores": results,
         "quick": quick,
     }
+
+
+def rows(run: Run) -> list[Row]:
+    """The year-idle row of `python -m benchmarks` (the worse store's)."""
+    return [Row.external(run.record("catch_up", run_stores(run.quick)))]
 
 
 def render(result: dict[str, Any]) -> str:
@@ -172,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.catch_up", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
     args = parser.parse_args(argv)
-    print(render(run(args.quick)))
+    print(render(run_stores(args.quick)))
     return 0
 
 

@@ -2,13 +2,16 @@
 
 * `result_objects`: only building the frozen objects a check returns (a CheckResult holding
   what builds its Balance on first read) or a track makes (the changed grant, the stored event
-  with its deduction record, the TrackResult), with no lookup, rule or store at all.
+  with its deduction record, the TrackResult), with no lookup, rule or store at all, beside
+  the same `limits` calls as the MemoryStore rows.
 * `replayed_sql`: the statements `Ledger.track` sends, replayed with plain sqlite3 and rows
-  prepared in advance, beside the hand-written transaction: the SQL alone, without Python.
-* `hand_written_batch`: 1 000 hand-written transactions beside the same statements in one
+  prepared in advance, beside the lean hand-written transaction: the SQL alone, no Python.
+* `hand_written_batch`: 1 000 lean hand-written transactions beside the same tracks in one
   transaction: what batching alone buys SQLite on this machine.
 * `memory_batch`: batch_track on a MemoryStore (no I/O) per item, beside one SQLite track: a
   batch item costs at least that much Python, which bounds what batching can save.
+
+Every pair is alternated round by round (`benchmarks.timing.interleave`).
 """
 
 from __future__ import annotations
@@ -21,10 +24,13 @@ from typing import Any
 
 from limits import parse
 from limits.storage import MemoryStorage
-from limits.strategies import FixedWindowRateLimiter, MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter
 
-from benchmarks.sqlite import HandWritten, raw_connection, seeded_store
-from benchmarks.timing import compare, median_seconds
+from benchmarks import memory
+from benchmarks.plan import Run
+from benchmarks.report import Row
+from benchmarks.sqlite import Lean, hand_written, now_ms, raw_connection, seeded_store
+from benchmarks.timing import batch_speedup, compare
 from meterlib import Ledger, MemoryStore
 from meterlib.models import DeductionRecord, EventRecord, Feature, Grant
 from meterlib.results import CheckResult, TrackResult
@@ -51,8 +57,11 @@ def _grant() -> Grant:
     )
 
 
-def result_objects(*, number: int, rounds: int) -> dict[str, Any]:
-    """The objects check and track must build, beside limits' fixed and moving window hits."""
+def result_objects(
+    *, customers: int, number: int, rounds: int, window_number: int, window_rounds: int
+) -> dict[str, Any]:
+    """The objects check and track must build, beside the same limits calls as the MemoryStore
+    rows: the fixed window's test() and the moving window's hit() (customers in turn)."""
     feature = Feature(id="messages")
     grant = _grant()
     one = Decimal(1)
@@ -92,14 +101,23 @@ def result_objects(*, number: int, rounds: int) -> dict[str, Any]:
             details=lambda: (balance_of(feature, [changed]), {}, ()),
         )
 
-    item = parse(f"{PLENTY}/day")
+    ids = memory.customer_ids(customers)
     fixed = FixedWindowRateLimiter(MemoryStorage())
-    moving = MovingWindowRateLimiter(MemoryStorage())
+    item = parse(memory.CHECK_LIMIT)
+    for customer_id in ids:
+        fixed.hit(item, customer_id, "messages")
+    turn = memory.in_turn(ids)
+    window = memory.MovingWindow(ids)
+    track = compare(track_objects, window.hit(), number=window_number, rounds=window_rounds)
+    track["window"] = window.lists()
     return {
-        "check": compare(check_objects, lambda: fixed.hit(item, "c"), number=number, rounds=rounds),
-        "track": compare(
-            track_objects, lambda: moving.hit(item, "c"), number=number, rounds=rounds
+        "check": compare(
+            check_objects,
+            lambda: fixed.test(item, turn(), "messages"),
+            number=number,
+            rounds=rounds,
         ),
+        "track": track,
     }
 
 
@@ -122,7 +140,8 @@ def _traced_track(path: Path) -> list[str]:
 
 
 def replayed_sql(folder: Path, *, number: int, rounds: int) -> dict[str, Any]:
-    """Ledger.track's own statements replayed by plain sqlite3, beside the hand-written track.
+    """Ledger.track's own statements replayed by plain sqlite3, beside the lean hand-written
+    track.
 
     The replay re-sends the literal statements of one traced track (the event's rowid left to
     SQLite, the same event row can be inserted again), so it costs what SQLite does for a
@@ -131,75 +150,129 @@ def replayed_sql(folder: Path, *, number: int, rounds: int) -> dict[str, Any]:
     seeded_store(folder / "replay.db").close()
     statements = _traced_track(folder / "replay.db")
     conn = raw_connection(folder / "replay.db")
-    seeded_store(folder / "replay_baseline.db").close()
-    hand = HandWritten(folder / "replay_baseline.db")
+    lean = hand_written(folder, "lean.db", Lean)
 
     def replay() -> None:
         for sql in statements:
             conn.execute(sql).fetchall()
 
     try:
-        result = compare(replay, lambda: hand.track("cus_1", _now()), number=number, rounds=rounds)
+        result = compare(
+            replay, lambda: lean.track("cus_1", now_ms()), number=number, rounds=rounds
+        )
     finally:
         conn.close()
-        hand.conn.close()
+        lean.conn.close()
     result["statements"] = [sql.split(" (")[0][:60] for sql in statements]
     return result
 
 
 def hand_written_batch(folder: Path, *, size: int, rounds: int) -> dict[str, Any]:
-    """`size` hand-written track transactions beside the same statements in one transaction."""
-    seeded_store(folder / "hand_batch.db").close()
-    hand = HandWritten(folder / "hand_batch.db")
+    """`size` lean hand-written track transactions beside the same tracks in one transaction,
+    alternated round by round on the same file."""
+    lean = hand_written(folder, "lean.db", Lean)
 
     def singles() -> None:
         for _ in range(size):
-            hand.track("cus_1", _now())
+            lean.track("cus_1", now_ms())
 
     def batch() -> None:
-        hand.conn.execute("BEGIN IMMEDIATE")
+        lean.conn.execute("BEGIN IMMEDIATE")
         for _ in range(size):
-            hand.track("cus_1", _now(), transaction=False)
-        hand.conn.execute("COMMIT")
+            lean.track("cus_1", now_ms(), transaction=False)
+        lean.conn.execute("COMMIT")
 
     try:
-        single_s = median_seconds(singles, rounds=rounds)
-        batch_s = median_seconds(batch, rounds=rounds)
+        return batch_speedup(batch, singles, size=size, rounds=rounds)
     finally:
-        hand.conn.close()
+        lean.conn.close()
+
+
+def memory_batch(folder: Path, *, size: int, rounds: int) -> dict[str, Any]:
+    """`size` SQLite `track` calls beside one MemoryStore `batch_track` of `size` items,
+    alternated round by round: per item, what a batch costs with no I/O at all."""
+    memory_ledger = Ledger(MemoryStore())
+    memory_ledger.create("cus_1", "messages", included=PLENTY, reset="month")
+    items = [{"customer_id": "cus_1", "feature_id": "messages"}] * size
+    sqlite = seeded_store(folder / "memory_batch.db")
+
+    def singles() -> None:
+        for _ in range(size):
+            sqlite.track("cus_1", "messages")
+
+    try:
+        found = batch_speedup(
+            lambda: memory_ledger.batch_track(items), singles, size=size, rounds=rounds
+        )
+    finally:
+        sqlite.close()
     return {
-        "singles_ms": single_s * 1e3,
-        "batch_ms": batch_s * 1e3,
-        "speedup": single_s / batch_s,
+        "sqlite_track_us": found["singles_ms"] * 1e3 / size,
+        "memory_batch_item_us": found["batch_ms"] * 1e3 / size,
+        "ceiling": found["speedup"],
         "size": size,
         "rounds": rounds,
     }
 
 
-def memory_batch(folder: Path, *, size: int, rounds: int) -> dict[str, Any]:
-    """One SQLite `track` beside one item of a MemoryStore `batch_track` of `size`."""
-    memory = Ledger(MemoryStore())
-    memory.create("cus_1", "messages", included=PLENTY, reset="month")
-    items = [{"customer_id": "cus_1", "feature_id": "messages"}] * size
-    sqlite = seeded_store(folder / "memory_batch.db")
-    try:
-        batch_s = median_seconds(lambda: memory.batch_track(items), rounds=rounds) / size
-        single = compare(
-            lambda: sqlite.track("cus_1", "messages"),
-            lambda: memory.track("cus_1", "messages"),
-            number=max(1, size // 4),
-            rounds=rounds,
-        )
-    finally:
-        sqlite.close()
-    single_s = single["meterlib_us"] / 1e6
-    return {
-        "sqlite_track_us": single_s * 1e6,
-        "memory_batch_item_us": batch_s * 1e6,
-        "ceiling": single_s / batch_s,
-        "size": size,
-    }
-
-
-def _now() -> int:
-    return time.time_ns() // 1_000_000
+def rows(run: Run) -> list[Row]:
+    """The floor rows: what the targets out of reach would need."""
+    p = run.settings
+    objects = run.record(
+        "floor_result_objects",
+        result_objects(
+            customers=p.customers,
+            number=p.number,
+            rounds=p.rounds,
+            window_number=p.window_number,
+            window_rounds=p.window_rounds,
+        ),
+    )
+    replay = run.record(
+        "floor_replayed_sql",
+        replayed_sql(run.own("replay"), number=p.sqlite_number, rounds=p.rounds),
+    )
+    hand_batch = run.record(
+        "floor_hand_written_batch",
+        hand_written_batch(run.own("hand_batch"), size=p.batch, rounds=p.batch_rounds),
+    )
+    in_memory = run.record(
+        "floor_memory_batch",
+        memory_batch(run.own("memory_batch"), size=p.batch, rounds=p.batch_rounds),
+    )
+    return [
+        Row.ratio(
+            "floor: only the objects a check returns",
+            f"limits FixedWindow test() ({memory.CHECK_LIMIT})",
+            objects["check"],
+            "(floor)",
+            None,
+        ),
+        Row.ratio(
+            "floor: only the objects a track makes",
+            f"limits MovingWindow hit() ({memory.TRACK_LIMIT}, entries expire)",
+            objects["track"],
+            "(floor)",
+            None,
+        ),
+        Row.ratio(
+            "floor: Ledger.track's SQL replayed, no Python",
+            "lean hand-written transaction",
+            replay,
+            "(floor)",
+            None,
+        ),
+        Row.speedup(
+            f"floor: {p.batch} lean hand-written tracks in one transaction",
+            f"{p.batch} lean hand-written transactions",
+            hand_batch,
+            None,
+        ),
+        Row.info(
+            "floor: one item of a MemoryStore batch_track (no I/O)",
+            "one SQLite track",
+            f"{in_memory['ceiling']:.1f}× faster",
+            in_memory["ceiling"],
+            f"{in_memory['memory_batch_item_us']:.1f} µs vs {in_memory['sqlite_track_us']:.1f} µs",
+        ),
+    ]

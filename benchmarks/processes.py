@@ -7,6 +7,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchmarks.plan import Run
+from benchmarks.report import Row
 from meterlib import Ledger
 from meterlib.stores import SQLiteStore
 
@@ -27,8 +29,8 @@ def _worker(path: str, customer_id: str, start_at: float, seconds: float) -> int
 
 
 def tracks_per_second(folder: Path, *, processes: int, seconds: float) -> dict[str, Any]:
-    """Tracks per second, summed over `processes` processes sharing one WAL file."""
-    path = folder / f"shared_{processes}.db"
+    """Tracks per second, summed over `processes` processes sharing one new WAL file."""
+    path = folder / f"shared_{processes}_{len(list(folder.iterdir()))}.db"
     with Ledger(SQLiteStore(path)) as ledger:
         for n in range(processes):
             ledger.create(f"cus_{n}", "messages", included=PLENTY, reset="month")
@@ -45,3 +47,32 @@ def tracks_per_second(folder: Path, *, processes: int, seconds: float) -> dict[s
         "tracks_per_s": sum(counts) / seconds,
         "per_process": counts,
     }
+
+
+def one_beside_many(
+    folder: Path, *, many: int, seconds: float, rounds: int
+) -> dict[str, dict[str, Any]]:
+    """One process and `many` processes, alternated (the order swaps every round), each run
+    on a new file; the run with the median throughput of each side."""
+    runs: dict[int, list[dict[str, Any]]] = {1: [], many: []}
+    for r in range(rounds):
+        for count in (1, many) if r % 2 == 0 else (many, 1):
+            runs[count].append(tracks_per_second(folder, processes=count, seconds=seconds))
+
+    def median(found: list[dict[str, Any]]) -> dict[str, Any]:
+        ranked = sorted(found, key=lambda item: float(item["tracks_per_s"]))
+        return {**ranked[len(ranked) // 2], "all_tracks_per_s": [i["tracks_per_s"] for i in found]}
+
+    return {"one": median(runs[1]), "many": median(runs[many])}
+
+
+def rows(run: Run) -> list[Row]:
+    """Several processes tracking into one SQLite file."""
+    p = run.settings
+    found = run.record(
+        "processes",
+        one_beside_many(run.own("processes"), many=4, seconds=p.seconds, rounds=p.process_rounds),
+    )
+    return [
+        Row.throughput("4 processes tracking into one SQLite file", found["many"], found["one"])
+    ]

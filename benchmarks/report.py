@@ -78,7 +78,7 @@ class Row:
 
     @classmethod
     def external(cls, item: dict[str, Any]) -> Row:
-        """A row another module measured (catch_up.run): a ratio, with its own target."""
+        """A row another module measured (catch_up.run_stores): a ratio, with its own target."""
         ratio = item.get("ratio")
         limit = item.get("limit", item.get("target_ratio", 2.0))
         detail = ""

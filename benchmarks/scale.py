@@ -5,6 +5,9 @@ by the Ledger as templates, then copied with new ids, in one transaction. On SQL
 `executemany` of plain INSERTs (a 1 GB page cache while loading); on the MemoryStore it is the
 session's own put/add methods on `attrs.evolve`d copies of the templates.
 
+The hand-written floor runs the lean transaction of `benchmarks.sqlite` on its own copies of
+the two files, made before anything tracks, timed in the same rounds as meterlib's tracks.
+
 `python -m benchmarks.scale` runs the SQLite measure alone, as the full run does (about a
 minute); `sqlite_tracks` times stores already built, to repeat it on copies of the files.
 """
@@ -12,6 +15,7 @@ minute); `sqlite_tracks` times stores already built, to repeat it on copies of t
 from __future__ import annotations
 
 import random
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -20,8 +24,10 @@ from typing import Any
 
 from attrs import evolve
 
-from benchmarks.sqlite import HandWritten
-from benchmarks.timing import compare
+from benchmarks.plan import Run
+from benchmarks.report import Row
+from benchmarks.sqlite import HandWritten, Lean
+from benchmarks.timing import compare, interleave, ratio_of
 from meterlib import Ledger, MemoryStore
 from meterlib.stores import SQLiteStore
 
@@ -155,7 +161,7 @@ def _tracker(ledger: Ledger, customers: int, seed: int) -> Callable[[], object]:
 
 
 def _hand_tracker(hand: HandWritten, customers: int, seed: int) -> Callable[[], object]:
-    """The hand-written transaction of `benchmarks.sqlite`, on a customer picked at random."""
+    """The lean hand-written transaction of `benchmarks.sqlite`, on a customer picked at random."""
     ids = _picks(customers, seed)
     state = {"i": 0}
 
@@ -190,53 +196,71 @@ def _reads_per_call(op: Callable[[], object], calls: int) -> dict[str, float] | 
     }
 
 
-def _both(large: Ledger, little: Ledger, big: int, small: int, **timing: int) -> dict[str, Any]:
-    """Random customers on each side, then one customer on each side."""
-    big_track, small_track = _tracker(large, big, 1), _tracker(little, small, 2)
-    spread = compare(big_track, small_track, **timing)
-    spread["reads_per_track"] = {
-        "big": _reads_per_call(big_track, timing["number"]),
-        "small": _reads_per_call(small_track, timing["number"]),
+def _after(
+    large: Ledger, little: Ledger, big: int, small: int, *, number: int, rounds: int
+) -> dict[str, Any]:
+    """Page reads per random track, then one customer tracked on each side."""
+    reads = {
+        "big": _reads_per_call(_tracker(large, big, 3), number),
+        "small": _reads_per_call(_tracker(little, small, 4), number),
     }
     hot = compare(
         lambda: large.track("cus_0000001", "messages"),
         lambda: little.track("cus_0000001", "messages"),
-        **timing,
+        number=number,
+        rounds=rounds,
     )
-    spread.update(customers=big, events=big, small_customers=small, one_customer=hot)
-    return spread
+    return {
+        "reads_per_track": reads,
+        "customers": big,
+        "events": big,
+        "small_customers": small,
+        "one_customer": hot,
+    }
 
 
 def sqlite_big_vs_small(
     folder: Path, *, big: int, small: int, number: int, rounds: int
 ) -> dict[str, Any]:
-    """track on a file with `big` customers and `big` events beside one with `small` and none."""
+    """track on a file with `big` customers and `big` events beside one with `small` and none;
+    the lean hand-written track likewise, on copies made before anything tracks."""
     build_sqlite(folder / "big.db", customers=big, events=big)
     build_sqlite(folder / "small.db", customers=small, events=0)
+    for name in ("big", "small"):
+        shutil.copyfile(folder / f"{name}.db", folder / f"{name}_hand.db")
     return sqlite_tracks(folder, big=big, small=small, number=number, rounds=rounds)
 
 
 def sqlite_tracks(
     folder: Path, *, big: int, small: int, number: int, rounds: int
 ) -> dict[str, Any]:
-    """The timing half of `sqlite_big_vs_small`, on the big.db and small.db in `folder`."""
+    """The timing half of `sqlite_big_vs_small`, on the four files in `folder`: meterlib and
+    the hand-written track, each on its own pair of files, all four timed in the same rounds."""
     with (
         Ledger(SQLiteStore(folder / "big.db")) as large,
         Ledger(SQLiteStore(folder / "small.db")) as little,
     ):
-        found = _both(large, little, big, small, number=number, rounds=rounds)
-    # the same growth with no meterlib at all: what the file itself costs more
-    hands = HandWritten(folder / "big.db"), HandWritten(folder / "small.db")
-    try:
-        found["hand_written"] = compare(
-            _hand_tracker(hands[0], big, 1),
-            _hand_tracker(hands[1], small, 2),
-            number=number,
-            rounds=rounds,
+        hands = Lean(folder / "big_hand.db"), Lean(folder / "small_hand.db")
+        try:
+            medians = interleave(
+                {
+                    "big": _tracker(large, big, 1),
+                    "small": _tracker(little, small, 2),
+                    "hand_big": _hand_tracker(hands[0], big, 1),
+                    "hand_small": _hand_tracker(hands[1], small, 2),
+                },
+                number=number,
+                rounds=rounds,
+            )
+        finally:
+            for hand in hands:
+                hand.conn.close()
+        found = ratio_of(medians["big"], medians["small"], number=number, rounds=rounds)
+        # the same growth with no meterlib at all: what the file itself costs more
+        found["hand_written"] = ratio_of(
+            medians["hand_big"], medians["hand_small"], number=number, rounds=rounds
         )
-    finally:
-        for hand in hands:
-            hand.conn.close()
+        found.update(_after(large, little, big, small, number=number, rounds=rounds))
     return found
 
 
@@ -246,7 +270,75 @@ def memory_big_vs_small(*, big: int, small: int, number: int, rounds: int) -> di
         Ledger(build_memory(customers=big, events=big)) as large,
         Ledger(build_memory(customers=small, events=0)) as little,
     ):
-        return _both(large, little, big, small, number=number, rounds=rounds)
+        found = compare(
+            _tracker(large, big, 1), _tracker(little, small, 2), number=number, rounds=rounds
+        )
+        found.update(_after(large, little, big, small, number=number, rounds=rounds))
+        return found
+
+
+def rows(run: Run) -> list[Row]:
+    """Does track slow down as the store grows? SQLite and MemoryStore."""
+    p = run.settings
+    timing = {"big": p.big, "small": p.small, "number": p.scale_number, "rounds": p.scale_rounds}
+    on_file = run.record("scale_sqlite", sqlite_big_vs_small(run.own("scale"), **timing))
+    in_memory = run.record("scale_memory", memory_big_vs_small(**timing))
+    big, small = count_text(p.big), count_text(p.small)
+    return [
+        Row.ratio(
+            f"track, SQLite, {big} customers + events (random customer per call)",
+            f"{small} customers, no events",
+            on_file,
+            "≤ 1.25×",
+            1.25,
+            note=_disk_note(on_file),
+        ),
+        Row.ratio(
+            f"floor: the lean hand-written track, SQLite, {big} customers + events "
+            "(random customer; its own copies of the files, same rounds)",
+            f"the same, {small} customers, no events",
+            on_file["hand_written"],
+            "(floor)",
+            None,
+        ),
+        Row.ratio(
+            f"track, MemoryStore, {big} customers + events (random customer)",
+            f"{small} customers, no events",
+            in_memory,
+            "≤ 1.25×",
+            1.25,
+        ),
+        Row.ratio(
+            "same, SQLite, one customer tracked (not a random one each call)",
+            f"{small} customers, no events",
+            on_file["one_customer"],
+            "≤ 1.25×",
+            1.25,
+        ),
+        Row.ratio(
+            "same, MemoryStore, one customer tracked",
+            f"{small} customers, no events",
+            in_memory["one_customer"],
+            "≤ 1.25×",
+            1.25,
+        ),
+    ]
+
+
+def count_text(count: int) -> str:
+    """A count with thin spaces between thousands, as the table writes them."""
+    return f"{count:,}".replace(",", " ")
+
+
+def _disk_note(result: dict[str, Any]) -> str:
+    """Page reads (read system calls: SQLite cache misses) and disk bytes a track, when known."""
+    big, small = result["reads_per_track"]["big"], result["reads_per_track"]["small"]
+    if big is None or small is None:
+        return ""
+    return (
+        f"; a track reads {big['read_calls']:.1f} vs {small['read_calls']:.1f} pages "
+        f"({big['disk_bytes'] / 1024:.1f} vs {small['disk_bytes'] / 1024:.1f} KiB from disk)"
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import platform
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 Op = Callable[[], object]
@@ -21,37 +21,50 @@ def per_call(op: Op, number: int) -> float:
     return (time.perf_counter() - start) / number
 
 
-def compare(subject: Op, baseline: Op, *, number: int, rounds: int) -> dict[str, Any]:
-    """Median seconds per call of `subject` and of `baseline`, timed in alternating rounds.
+def interleave(ops: Mapping[str, Op], *, number: int, rounds: int) -> dict[str, float]:
+    """Median seconds per call of each op, all timed in the same rounds.
 
-    Each round times `number` calls of one then `number` of the other, swapping which goes
-    first every round, so drift (CPU frequency, WAL growth, caches) hits both alike.
+    Each round times `number` calls of each op in turn; the order rotates every round (two
+    ops swap), so drift (CPU frequency, WAL growth, caches, a neighbour's load) hits all alike.
     """
-    per_call(subject, max(1, number // 4))  # warm up caches, prepared statements, the WAL
-    per_call(baseline, max(1, number // 4))
-    ours: list[float] = []
-    theirs: list[float] = []
+    names = list(ops)
+    for name in names:  # warm up caches, prepared statements, the WAL
+        per_call(ops[name], max(1, number // 4))
+    times: dict[str, list[float]] = {name: [] for name in names}
     for r in range(rounds):
-        if r % 2:
-            theirs.append(per_call(baseline, number))
-            ours.append(per_call(subject, number))
-        else:
-            ours.append(per_call(subject, number))
-            theirs.append(per_call(baseline, number))
-    ours_median, theirs_median = statistics.median(ours), statistics.median(theirs)
+        shift = r % len(names)
+        for name in names[shift:] + names[:shift]:
+            times[name].append(per_call(ops[name], number))
+    return {name: statistics.median(spent) for name, spent in times.items()}
+
+
+def compare(subject: Op, baseline: Op, *, number: int, rounds: int) -> dict[str, Any]:
+    """Median seconds per call of `subject` and of `baseline`, timed in alternating rounds."""
+    found = interleave({"subject": subject, "baseline": baseline}, number=number, rounds=rounds)
+    return ratio_of(found["subject"], found["baseline"], number=number, rounds=rounds)
+
+
+def ratio_of(ours: float, theirs: float, *, number: int, rounds: int) -> dict[str, Any]:
+    """The result of one pair: both medians in µs and their ratio."""
     return {
-        "meterlib_us": ours_median * 1e6,
-        "baseline_us": theirs_median * 1e6,
-        "ratio": ours_median / theirs_median,
+        "meterlib_us": ours * 1e6,
+        "baseline_us": theirs * 1e6,
+        "ratio": ours / theirs,
         "rounds": rounds,
         "calls_per_round": number,
     }
 
 
-def median_seconds(op: Op, *, rounds: int) -> float:
-    """The median over `rounds` of one call of `op` (a call that is itself a whole workload)."""
-    op()
-    return statistics.median(per_call(op, 1) for _ in range(rounds))
+def batch_speedup(batch: Op, singles: Op, *, size: int, rounds: int) -> dict[str, Any]:
+    """One batch of `size` items beside `size` single calls, alternated round by round."""
+    found = interleave({"batch": batch, "singles": singles}, number=1, rounds=rounds)
+    return {
+        "singles_ms": found["singles"] * 1e3,
+        "batch_ms": found["batch"] * 1e3,
+        "speedup": found["singles"] / found["batch"],
+        "size": size,
+        "rounds": rounds,
+    }
 
 
 def cpu_model() -> str:
@@ -77,4 +90,5 @@ def machine() -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }

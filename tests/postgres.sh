@@ -9,6 +9,10 @@
 #   tests/postgres.sh -- CMD ARGS    start a private one, run CMD with METERLIB_TEST_POSTGRES_URL
 #                                    set, stop it, and exit with CMD's status
 #
+# METERLIB_PG_DURABLE=1 keeps the server's default durability (fsync on); otherwise fsync is
+# off, as a throwaway cluster for tests needs speed, not durability (benchmarks/postgres.py
+# starts its own cluster with it).
+#
 # Needs PostgreSQL's server binaries (Debian: apt-get install -y postgresql). initdb refuses
 # to run as root, so as root the cluster runs as the `postgres` user (runuser).
 set -euo pipefail
@@ -54,7 +58,10 @@ free_port() {
 
 # start_cluster DIR: initdb + start + createdb under DIR; prints the URL
 start_cluster() {
-    local dir=$1 bindir password port attempt log
+    local dir=$1 bindir password port attempt log durability=" -c fsync=off"
+    if [[ ${METERLIB_PG_DURABLE:-} == 1 ]]; then
+        durability=""
+    fi
     bindir=$(find_bindir)
     if [[ $(id -u) -eq 0 ]]; then
         id postgres >/dev/null 2>&1 || die "running as root needs a 'postgres' user for initdb"
@@ -73,9 +80,8 @@ start_cluster() {
     # A port found free can be taken before the server binds it: try a few.
     for attempt in 1 2 3; do
         port=$(free_port)
-        # fsync off: a throwaway cluster needs speed, not durability
         if as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t "$START_TIMEOUT" \
-            -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir' -c fsync=off -c max_connections=200" \
+            -o "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories='$dir'$durability -c max_connections=200" \
             start >/dev/null 9>&-; then # the server must not inherit the state lock
             break
         fi
