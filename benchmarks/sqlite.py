@@ -20,7 +20,7 @@ import json
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from benchmarks.plan import Run
 from benchmarks.report import Row
@@ -57,6 +57,16 @@ _INSERT_EVENT = (
 )
 
 
+class KeptGrant(NamedTuple):
+    """What a hand-written track needs of a grant row."""
+
+    id: str
+    balance: Decimal
+    interval: str
+    interval_count: int
+    next_reset_at: int | None
+
+
 class HandWritten:
     """What a careful programmer would write by hand against the same tables, reading the
     customer and its grants on every call."""
@@ -64,9 +74,8 @@ class HandWritten:
     def __init__(self, path: Path) -> None:
         self.conn = raw_connection(path)
         self.seq = self.conn.execute("SELECT count(*) FROM events").fetchone()[0]
-        self.balance_column = [d[1] for d in self.conn.execute("PRAGMA table_info(grants)")].index(
-            "balance"
-        )
+        names = [d[1] for d in self.conn.execute("PRAGMA table_info(grants)")]
+        self.columns = {name: i for i, name in enumerate(names)}
 
     def check(self, customer_id: str) -> list[Any]:
         """Select the customer's row and its grant rows, in one read transaction."""
@@ -77,27 +86,44 @@ class HandWritten:
         conn.execute("COMMIT")
         return rows
 
-    def grant(self, customer_id: str) -> tuple[str, Decimal]:
-        """The customer's row and grant rows, read: its grant's id and balance."""
+    def grant(self, customer_id: str) -> KeptGrant:
+        """The customer's row and grant rows, read: what a track needs of its grant."""
         self.conn.execute(_SELECT_CUSTOMER, (customer_id,)).fetchone()
         row = self.conn.execute(_SELECT_GRANTS, (customer_id,)).fetchall()[0]
-        return row[0], Decimal(row[self.balance_column])
+        column = self.columns
+        return KeptGrant(
+            row[0],
+            Decimal(row[column["balance"]]),
+            row[column["interval"]],
+            row[column["interval_count"]],
+            row[column["next_reset_at"]],
+        )
 
     def track(self, customer_id: str, now: int, *, transaction: bool = True) -> None:
         """BEGIN IMMEDIATE; select the rows; update one; insert the event; COMMIT."""
         if transaction:
             self.conn.execute("BEGIN IMMEDIATE")
-        grant_id, balance = self.grant(customer_id)
-        self.write(customer_id, grant_id, balance - 1, now)
+        grant = self.grant(customer_id)
+        self.write(customer_id, grant._replace(balance=grant.balance - 1), now)
         if transaction:
             self.conn.execute("COMMIT")
 
-    def write(self, customer_id: str, grant_id: str, balance: Decimal, now: int) -> None:
-        """The grant's new balance and the event, as a track writes them."""
-        self.conn.execute(_UPDATE_GRANT, (str(balance), grant_id))
+    def write(self, customer_id: str, grant: KeptGrant, now: int) -> None:
+        """The grant's new balance and the event (with the deduction record a track stores)."""
+        self.conn.execute(_UPDATE_GRANT, (str(grant.balance), grant.id))
         self.seq += 1
         deductions = json.dumps(
-            [{"feature_id": "messages", "balance_id": grant_id, "value": "1"}],
+            [
+                {
+                    "feature_id": "messages",
+                    "balance_id": grant.id,
+                    "value": "1",
+                    "plan_id": None,
+                    "interval": grant.interval,
+                    "interval_count": grant.interval_count,
+                    "resets_at": grant.next_reset_at,
+                }
+            ],
             separators=(",", ":"),
         )
         row = {
@@ -124,9 +150,9 @@ class Lean(HandWritten):
     def __init__(self, path: Path) -> None:
         super().__init__(path)
         self.version: int | None = None
-        self.kept: dict[str, tuple[str, Decimal]] = {}  # customer: its grant's id and balance
+        self.kept: dict[str, KeptGrant] = {}  # by customer
 
-    def known(self, customer_id: str) -> tuple[str, Decimal]:
+    def known(self, customer_id: str) -> KeptGrant:
         """The customer's grant, from what is kept while no other connection committed."""
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         if version != self.version:
@@ -141,15 +167,16 @@ class Lean(HandWritten):
 
     def check(self, customer_id: str) -> bool:  # type: ignore[override]
         """Is one more unit allowed? The version, then the kept balance."""
-        return self.known(customer_id)[1] >= 1
+        return self.known(customer_id).balance >= 1
 
     def track(self, customer_id: str, now: int, *, transaction: bool = True) -> None:
         """BEGIN IMMEDIATE; the version; update the balance; insert the event; COMMIT."""
         if transaction:
             self.conn.execute("BEGIN IMMEDIATE")
-        grant_id, balance = self.known(customer_id)
-        self.write(customer_id, grant_id, balance - 1, now)
-        self.kept[customer_id] = grant_id, balance - 1
+        known = self.known(customer_id)
+        grant = known._replace(balance=known.balance - 1)
+        self.write(customer_id, grant, now)
+        self.kept[customer_id] = grant
         if transaction:
             self.conn.execute("COMMIT")
 
