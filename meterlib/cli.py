@@ -4,7 +4,7 @@
 
 The ledger is a SQLite file (`--db`, else `$METERLIB_DB`, else `./meterlib.db`; a store URL
 such as `postgresql://...` works too) read and written on the system clock. Commands mirror
-the Ledger's methods (`cli_commands`), plus `import` / `export` (`cli_files`) and `demo`.
+the Ledger's methods (`cli_commands`, `cli_catalogue`), plus `import` / `export` and `demo`.
 Output is a table, or with `--json` exactly one JSON document in Autumn's shape. Exit status:
 0 success, 1 a check that is not allowed, 2 bad input or a library error (message on stderr).
 """
@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import click
 
+from meterlib import cli_catalogue as catalogue
 from meterlib import cli_commands as commands
-from meterlib.cli_files import export, import_
+from meterlib.cli_export import export
+from meterlib.cli_import import import_
 from meterlib.cli_params import DEFAULT_DB, TIME, MeterGroup, State, echo_json, pass_state
 from meterlib.clock import ManualClock
 from meterlib.demo import build, default_start
@@ -76,9 +78,9 @@ def demo(state: State, start: object) -> None:
 
 
 for command in (
-    commands.features,
-    commands.customers,
-    commands.entities,
+    catalogue.features,
+    catalogue.customers,
+    catalogue.entities,
     commands.create,
     commands.update,
     commands.delete,

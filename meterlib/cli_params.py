@@ -3,7 +3,9 @@
 Values cross the command line as text. Times are ISO 8601 (no offset means UTC) or epoch
 milliseconds; dict arguments are JSON; numbers stay text and the Ledger parses them, so a
 bad number gets the library's own message. A `MeterError` becomes `CommandError`: its
-message on stderr and exit status 2, never a traceback.
+message on stderr and exit status 2, never a traceback; with `--json` stdout also gets
+`{"error": {"code": ..., "message": ...}}`, so a script reading stdout always has a document.
+Anything else that escapes is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -128,14 +130,15 @@ class State:
         self.persist_overage_on_reset = persist_overage_on_reset
         self._ledger: Ledger | None = None
 
-    def ledger(self, *, create: bool = True) -> Ledger:
+    def ledger(self, *, write: bool = True) -> Ledger:
         """The Ledger over `db` on the system clock, opened once per command.
 
-        With `create=False` (commands that only read) a missing file is an error rather
-        than a new empty ledger left behind.
+        With `write=False` (commands that only read) a missing file is an error rather
+        than a new empty ledger left behind, and the file is opened read-only, so a ledger
+        this user may only read can still be read.
         """
         if self._ledger is None:
-            self._ledger = self.new_ledger(self.store(create=create))
+            self._ledger = self.new_ledger(self.store(write=write))
         return self._ledger
 
     def new_ledger(self, store: Store, clock: Clock | None = None) -> Ledger:
@@ -147,18 +150,18 @@ class State:
             persist_overage_on_reset=self.persist_overage_on_reset,
         )
 
-    def store(self, *, create: bool = True) -> Store:
+    def store(self, *, write: bool = True) -> Store:
         """A new store over `db`: a SQLite file, or a store URL such as postgresql://..."""
         if "://" in self.db:
             return open_store(self.db)
-        if not create and not os.path.exists(self.db):
+        if not write and not os.path.exists(self.db):
             raise CommandError(
                 f"no ledger file at {self.db!r}: pass --db PATH (or set METERLIB_DB), "
                 "or create one with `meterlib demo` or `meterlib create`"
             )
         from meterlib.stores.sqlite import SQLiteStore  # noqa: PLC0415
 
-        return SQLiteStore(self.db)
+        return SQLiteStore(self.db, read_only=not write)
 
     def close(self) -> None:
         """Close the ledger if a command opened it."""
@@ -171,14 +174,21 @@ pass_state = click.make_pass_decorator(State)
 
 
 class MeterGroup(click.Group):
-    """A click group that turns every `MeterError` into `CommandError` (exit 2, no traceback)."""
+    """A click group that turns every `MeterError` into `CommandError` (exit 2, no traceback)
+    and, under `--json`, also prints each error as a JSON document on stdout."""
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command, translating library errors."""
         try:
-            return super().invoke(ctx)
-        except MeterError as exc:
-            raise CommandError(exc.message, code=exc.code) from exc
+            try:
+                return super().invoke(ctx)
+            except MeterError as exc:
+                raise CommandError(exc.message, code=exc.code) from exc
+        except click.ClickException as exc:
+            if ctx.params.get("as_json"):
+                code = getattr(exc, "code", None) or "invalid_inputs"
+                echo_json({"error": {"code": code, "message": exc.message}})
+            raise
 
 
 def echo_json(document: object) -> None:

@@ -12,6 +12,7 @@ becomes `StoreError` here, in `translate_error` alone.
 from __future__ import annotations
 
 import os
+import pathlib
 import sqlite3
 import threading
 import weakref
@@ -206,10 +207,15 @@ class SQLiteStore:
     lock, waiting up to `timeout` seconds for it before raising `StoreError`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float = 30.0, read_only: bool = False
+    ) -> None:
         raw = os.fspath(path)
         self._memory = raw in (":memory:", "")
         self.path = ":memory:" if self._memory else os.path.abspath(raw)
+        # read_only opens the file with SQLite's mode=ro: reads work on a file this process
+        # may not write, and every write transaction fails with a "read-only" StoreError
+        self.read_only = read_only and not self._memory
         self._timeout = float(timeout)
         self._closed = False
         self._local = threading.local()
@@ -227,7 +233,7 @@ class SQLiteStore:
             )
         slot = self._connect()
         try:
-            open_schema(slot.conn, self.path, memory=self._memory)
+            open_schema(slot.conn, self.path, memory=self._memory, read_only=self.read_only)
         except sqlite3.Error as exc:
             self.close()
             raise self._error(exc) from exc
@@ -245,7 +251,8 @@ class SQLiteStore:
         """A new connection for the calling thread, registered so `close()` can reach it."""
         try:
             conn = sqlite3.connect(
-                self.path,
+                f"{pathlib.Path(self.path).as_uri()}?mode=ro" if self.read_only else self.path,
+                uri=self.read_only,
                 timeout=self._timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,  # close() closes every thread's connection
@@ -323,4 +330,4 @@ class SQLiteStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({self.path!r})"
+        return f"SQLiteStore({self.path!r}{', read_only=True' if self.read_only else ''})"
