@@ -267,7 +267,11 @@ def track(state: State, /, *, customer_id: str, feature_id: str | None, **option
 @click.command()
 @click.argument("lock_id")
 @click.option(
-    "--action", type=click.Choice(["confirm", "release"]), default="confirm", show_default=True
+    "--action",
+    type=click.Choice(["confirm", "release"]),
+    default="confirm",
+    show_default=True,
+    help="Keep the amount held, or give it back.",
 )
 @click.option(
     "--override-value", metavar="NUMBER", help="Confirm this amount instead of the one held."
@@ -287,7 +291,7 @@ def finalize(state: State, /, *, lock_id: str, **options: Any) -> None:
 @click.command()
 @click.argument("customer_id", required=False)
 @click.option("--customer", "--customer-id", "customer_option", help="Same as CUSTOMER_ID.")
-@click.option("--feature", "--feature-id", "feature_id")
+@click.option("--feature", "--feature-id", "feature_id", help="Only events of this feature.")
 @ENTITY
 @click.option("--since", "--start", "start", type=TIME, help="From this time (inclusive).")
 @click.option("--until", "--end", "end", type=TIME, help="Up to this time (exclusive).")

@@ -26,13 +26,12 @@ import json
 import os
 import sys
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from meterlib import validation
-from meterlib.cli_params import BAD_INPUT, CommandError, State, echo_json, parse_time
+from meterlib.cli_params import BAD_INPUT, CommandError, State, echo_json, loads, parse_time
 from meterlib.errors import DuplicateIdempotencyKey, MeterError
 from meterlib.ledger import Ledger
 from meterlib.tracking import TRACK_KEYS
@@ -96,10 +95,6 @@ class Report:
         }
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def decode(raw: bytes) -> str:
     """The text of one line; Rejected if it is not UTF-8."""
     try:
@@ -117,12 +112,10 @@ def parse_line(text: str, *, seen: dict[str, int], scope: str | None) -> dict[st
     Raises Rejected (or a MeterError for a bad time) when the line is not a track object.
     """
     try:
-        item = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+        item = loads(text)
     except json.JSONDecodeError as exc:
         raise Rejected(f"not JSON: {exc}") from None
-    except RecursionError:
-        raise Rejected("not JSON meterlib reads: nested too deeply") from None
-    except ValueError as exc:  # NaN / Infinity, or an integer of thousands of digits
+    except ValueError as exc:  # NaN / Infinity, too deep, an integer of thousands of digits
         raise Rejected(f"not JSON meterlib reads: {exc}") from None
     if not isinstance(item, dict):
         raise Rejected(f"expected a JSON object of track arguments, got {type(item).__name__}")

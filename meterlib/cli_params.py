@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import click
 
+from meterlib.cli_render import clip
 from meterlib.clock import Clock
 from meterlib.errors import InvalidRequest, MeterError
 from meterlib.ledger import Ledger
@@ -59,15 +60,26 @@ def parse_time(text: str) -> int | datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidRequest(
-            f"{text!r} is not a time: expected ISO 8601 (2026-01-31T12:00:00Z) or epoch ms",
+            f"{clip(text)!r} is not a time: expected ISO 8601 (2026-01-31T12:00:00Z) or epoch ms",
             field="time",
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def loads(text: str) -> Any:
-    """JSON with exact decimals (0.1 stays Decimal("0.1"))."""
-    return json.loads(text, parse_float=Decimal)
+    """JSON with exact decimals (0.1 stays Decimal("0.1")); NaN and Infinity are refused.
+
+    Raises ValueError (json.JSONDecodeError for malformed text) for anything it cannot read,
+    a nesting too deep for the parser and an integer of thousands of digits included.
+    """
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 class TimeType(click.ParamType):  # type: ignore[type-arg]
@@ -101,10 +113,12 @@ class JsonType(click.ParamType):  # type: ignore[type-arg]
             return value
         try:
             parsed = loads(value)
-        except json.JSONDecodeError as exc:
-            self.fail(f"{value!r} is not valid JSON: {exc}", param, ctx)
+        except ValueError as exc:
+            self.fail(f"{clip(value)!r} is not valid JSON: {exc}", param, ctx)
         if not isinstance(parsed, dict):
-            self.fail(f"expected a JSON object like '{{\"key\": 1}}', got {value!r}", param, ctx)
+            self.fail(
+                f"expected a JSON object like '{{\"key\": 1}}', got {clip(value)!r}", param, ctx
+            )
         return parsed
 
 
