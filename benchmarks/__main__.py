@@ -13,7 +13,7 @@ from typing import Any
 
 from attrs import frozen
 
-from benchmarks import floors, memory, postgres, processes, scale, sqlite
+from benchmarks import floors, imports, memory, postgres, processes, scale, sqlite
 from benchmarks.report import Row, render
 from benchmarks.timing import machine
 
@@ -135,6 +135,8 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
         "postgres_track",
         postgres.track_vs_sqlite(own("postgres"), number=max(20, sql_n // 5), rounds=r),
     )
+
+    imported = step("imports", imports.run(own("imports"), quick=quick))
 
     big = f"{p.big:,}".replace(",", " ")
     small = f"{p.small:,}".replace(",", " ")
@@ -263,6 +265,7 @@ def run(quick: bool, folder: Path) -> tuple[list[Row], dict[str, Any]]:
                 "track, PostgreSQL (loopback)", "track, SQLite file", pg_track, "(info)", None
             )
         )
+    rows += imports.rows(imported)
     return rows, results
 
 
