@@ -4,8 +4,8 @@ are `--kebab-case` options, booleans flags."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import click
 
@@ -23,6 +23,17 @@ from meterlib.cli_params import (
 from meterlib.results import Balance
 
 RESET_HELP = 'month, one_off, ... or JSON: \'{"interval": "month", "interval_count": 2}\''
+
+
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def included(text: str) -> Callable[[FC], FC]:
+    """The --included option (with Autumn's aliases)."""
+    names = ("--included", "--included-grant", "--granted-balance", "included")
+    return click.option(*names, metavar="NUMBER", help=text)
+
+
 ENTITY = click.option("--entity-id", "--entity", "entity_id", help="An entity of the customer.")
 
 
@@ -68,14 +79,7 @@ def _success(state: State, text: str) -> None:
 @click.argument("customer_id")
 @click.argument("feature_id")
 @ENTITY
-@click.option(
-    "--included",
-    "--included-grant",
-    "--granted-balance",
-    "included",
-    metavar="NUMBER",
-    help="Units granted per period (>= 0).",
-)
+@included("Units granted per period (>= 0).")
 @click.option("--unlimited", is_flag=True, help="No limit: every check is allowed.")
 @click.option("--reset", type=JSON_OR_WORD, help=f"How often it refills: {RESET_HELP}.")
 @click.option(
@@ -109,14 +113,7 @@ def create(state: State, /, *, customer_id: str, feature_id: str, **options: Any
 )
 @click.option("--add-to-balance", metavar="NUMBER", help="Add to (or, negative, take from) it.")
 @click.option("--usage", metavar="NUMBER", help="Set the usage.")
-@click.option(
-    "--included",
-    "--included-grant",
-    "--granted-balance",
-    "included",
-    metavar="NUMBER",
-    help="Set the units granted per period (>= 0).",
-)
+@included("Set the units granted per period (>= 0).")
 @click.option("--interval", help="Only the grants that reset on this interval.")
 @click.option("--balance-id", help="Only this grant.")
 @click.option("--next-reset-at", type=TIME, help="Move the next reset (ISO 8601 or epoch ms).")

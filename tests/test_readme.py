@@ -90,9 +90,7 @@ class TestAutumnSection:
 def quickstart_imports() -> str:
     """The import lines of the quickstart: all a newcomer has when pasting a later example."""
     first = python_blocks()[0]
-    return "\n".join(
-        line for line in first.splitlines() if line.startswith(("import ", "from "))
-    )
+    return "\n".join(line for line in first.splitlines() if line.startswith(("import ", "from ")))
 
 
 class TestPythonExamples:
