@@ -32,7 +32,7 @@ import click
 
 from meterlib import validation
 from meterlib.cli_params import BAD_INPUT, CommandError, State, echo_json, loads, parse_time
-from meterlib.errors import DuplicateIdempotencyKey, MeterError
+from meterlib.errors import DuplicateIdempotencyKey, MeterError, StoreError
 from meterlib.ledger import Ledger
 from meterlib.tracking import TRACK_KEYS
 
@@ -189,6 +189,8 @@ class Importer:
             return
         try:
             self.ledger.batch_track([item for _, item in fresh])
+        except StoreError:
+            raise  # the ledger failed, not a line: stop with one line, as any command does
         except MeterError:
             for number, item in fresh:
                 self._one(number, item)
@@ -202,6 +204,8 @@ class Importer:
             self.ledger.track(customer_id, **arguments)
         except DuplicateIdempotencyKey:
             self.report.duplicated += 1
+        except StoreError:
+            raise
         except MeterError as exc:
             self.report.reject(number, exc.message, exc.code)
         else:

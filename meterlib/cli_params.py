@@ -167,6 +167,8 @@ class State:
     def store(self, *, write: bool = True) -> Store:
         """A new store over `db`: a SQLite file, or a store URL such as postgresql://..."""
         if "://" in self.db:
+            if not write and self.db.startswith("sqlite://") and "mode=" not in self.db:
+                return open_store(self.db + ("&" if "?" in self.db else "?") + "mode=ro")
             return open_store(self.db)
         if not write and not os.path.exists(self.db):
             raise CommandError(

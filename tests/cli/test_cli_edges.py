@@ -64,6 +64,20 @@ class TestMissingExtra:
         assert "pip install 'meterlib[postgres]'" in line
 
 
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """`read_only` of every SQLiteStore opened from now on, in order."""
+    found: list[bool] = []
+    real = SQLiteStore.__init__
+
+    def spy(self: SQLiteStore, path: Any, **kwargs: Any) -> None:
+        found.append(kwargs.get("read_only", False))
+        real(self, path, **kwargs)
+
+    monkeypatch.setattr(SQLiteStore, "__init__", spy)
+    return found
+
+
 class TestReadOnly:
     def test_sqlite_url_with_mode_ro_is_understood(
         self, acme: str, db: Path, tmp_path: Path
@@ -85,20 +99,24 @@ class TestReadOnly:
 
     @pytest.mark.parametrize("args", READS, ids=lambda a: " ".join(a))
     def test_read_commands_open_the_file_read_only(
-        self, acme: str, run: Run, args: list[str], monkeypatch: pytest.MonkeyPatch
+        self, acme: str, run: Run, args: list[str], opened: list[bool]
     ) -> None:
         """Every command that only reads asks SQLite for a read-only connection."""
-        opened: list[bool] = []
-        real = SQLiteStore.__init__
-
-        def spy(self: SQLiteStore, path: Any, **kwargs: Any) -> None:
-            opened.append(kwargs.get("read_only", False))
-            real(self, path, **kwargs)
-
-        monkeypatch.setattr(SQLiteStore, "__init__", spy)
         result = run(*args)
         assert result.exit_code == 0, result.output
         assert opened == [True]
+
+    def test_read_commands_open_a_sqlite_url_read_only_too(
+        self, acme: str, db: Path, opened: list[bool]
+    ) -> None:
+        """`sqlite:///...` without a mode is opened read-only by a read command."""
+        runner = CliRunner()
+        assert runner.invoke(cli, ["--db", f"sqlite:///{db}", "events"]).exit_code == 0
+        assert (
+            runner.invoke(cli, ["--db", f"sqlite:///{db}", "track", "acme", "messages"]).exit_code
+            == 0
+        )
+        assert opened == [True, False]
 
     def test_a_read_only_store_refuses_writes_and_reads_what_is_there(self, acme: str, db: Path):
         with SQLiteStore(db, read_only=True) as store:

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
+from click.testing import CliRunner, Result
 
 from meterlib import cli_import
+from meterlib.cli import cli
 from meterlib.ledger import Ledger
 from meterlib.stores.sqlite_session import SQLiteSession
 
@@ -183,6 +184,21 @@ class TestBatches:
         assert (report["applied"], report["duplicated"]) == (1, 1)
         # the import's lookups, then the track's own claim of new-1
         assert looked_up == ["track:old-3", "track:new-1", "track:new-1"]
+
+
+class TestLedgerFailures:
+    def test_a_ledger_that_cannot_be_written_stops_the_import_in_one_line(
+        self, acme: str, db: Path, tmp_path: Path
+    ) -> None:
+        """A StoreError is the ledger's failure, not the lines': one line, not one per line."""
+        path = write(tmp_path / "f.jsonl", *[GOOD_LINE] * 20)
+        result = CliRunner().invoke(cli, ["--db", f"sqlite:///{db}?mode=ro", "import", path])
+        assert result.exit_code == 2
+        assert "Traceback" not in result.output
+        assert "line " not in result.stderr
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error")]
+        assert len(errors) == 1
+        assert "read-only" in errors[0]
 
 
 class TestExportIsNotABackup:
