@@ -11,6 +11,8 @@ Output is a table, or with `--json` exactly one JSON document in Autumn's shape.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
 from meterlib import cli_catalogue as catalogue
@@ -63,6 +65,8 @@ def demo(state: State, start: object) -> None:
     A plan grant that resets monthly and rolls over, a one-off top-up, an AI credit system,
     and a month of time travel. Safe to repeat: each run adds a new customer (acme, acme-2...).
     """
+    if start is not None:
+        _check_demo_start(start)
     clock = ManualClock(default_start() if start is None else start)  # type: ignore[arg-type]
     with state.new_ledger(state.store(), clock) as ledger:
         customer, steps = build(ledger, clock)
@@ -75,6 +79,26 @@ def demo(state: State, start: object) -> None:
         f"\nSaved in {state.db}. Next: meterlib {db}balances {customer}"
         f"   meterlib {db}events --customer {customer}"
     )
+
+
+DEMO_FIRST = datetime(1970, 1, 1, tzinfo=UTC)
+DEMO_LAST = datetime(9999, 10, 31, tzinfo=UTC)  # the demo plays a month on from its start
+
+
+def _check_demo_start(start: object) -> None:
+    """A usage error for a --start the demo's month of time travel cannot run from."""
+    ms = start if isinstance(start, int) else None
+    inside = (
+        DEMO_FIRST.timestamp() * 1000 <= ms <= DEMO_LAST.timestamp() * 1000
+        if ms is not None
+        else isinstance(start, datetime) and DEMO_FIRST <= start <= DEMO_LAST
+    )
+    if not inside:
+        raise click.BadParameter(
+            "the demo plays a month from its start: give a time from 1970-01-01 to "
+            "9999-10-31 (ISO 8601 or epoch ms)",
+            param_hint="'--start'",
+        )
 
 
 for command in (

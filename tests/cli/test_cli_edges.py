@@ -166,6 +166,17 @@ def run_as_reader(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+class TestDemo:
+    @pytest.mark.parametrize("start", ["9999-12-31T23:59:59Z", "-5", "99999999999999999"])
+    def test_a_start_the_demo_cannot_run_from_is_a_usage_error(
+        self, run: Run, db: Path, start: str
+    ) -> None:
+        """The demo plays a month on: a start past 9999-10 (or before 1970) is refused first."""
+        line = one_clean_line(run("demo", "--start", start))
+        assert "1970-01-01 to 9999-10-31" in line
+        assert not db.exists()
+
+
 class TestJsonErrors:
     @pytest.mark.parametrize(
         ("args", "code"),
