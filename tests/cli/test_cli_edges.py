@@ -134,7 +134,7 @@ class TestReadOnly:
             shutil.copy(db, folder / "ledger.db")
             (folder / "ledger.db").chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             folder.chmod(0o555)
-            for args in (*READS[:3], ["features", "list"]):
+            for args in (["balances", "acme"], ["events"]):
                 done = run_as_reader(folder / "ledger.db", *args)
                 assert done.returncode == 0, done.stderr
                 assert "Traceback" not in done.stderr
