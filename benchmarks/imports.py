@@ -67,6 +67,12 @@ def _timed(op: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def _ratio(subject: list[float], baseline: list[float], **about: int) -> dict[str, Any]:
+    """Medians (seconds) as the result a `Row.ratio` shows."""
+    mine, theirs = statistics.median(subject), statistics.median(baseline)
+    return {"ratio": mine / theirs, "meterlib_us": mine * 1e6, "baseline_us": theirs * 1e6, **about}
+
+
 def rejected_vs_good(folder: Path, *, lines: int, rounds: int) -> dict[str, Any]:
     """Import `lines` rejected lines and `lines` good ones, each into a fresh ledger copy."""
     seed = folder / "seed.db"
@@ -81,13 +87,7 @@ def rejected_vs_good(folder: Path, *, lines: int, rounds: int) -> dict[str, Any]
             shutil.copy(seed, db)
             times[name].append(_timed(lambda db=db, path=path: _cli(db, "import", str(path))))
             assert _cli(db, "import", str(path)) == status  # a re-run: nothing new, same status
-    good_s, bad_s = statistics.median(times["good"]), statistics.median(times["rejected"])
-    return {
-        "ratio": bad_s / good_s,
-        "meterlib_us": bad_s * 1e6,
-        "baseline_us": good_s * 1e6,
-        "lines": lines,
-    }
+    return _ratio(times["rejected"], times["good"], lines=lines)
 
 
 def one_line_into_big_ledger(folder: Path, *, events: int, rounds: int) -> dict[str, Any]:
@@ -107,13 +107,7 @@ def one_line_into_big_ledger(folder: Path, *, events: int, rounds: int) -> dict[
         }
         for name in ("import", "track") if r % 2 == 0 else ("track", "import"):
             times[name].append(_timed(ops[name]))
-    imp, track = statistics.median(times["import"]), statistics.median(times["track"])
-    return {
-        "ratio": imp / track,
-        "meterlib_us": imp * 1e6,
-        "baseline_us": track * 1e6,
-        "events": events,
-    }
+    return _ratio(times["import"], times["track"], events=events)
 
 
 def run(folder: Path, *, quick: bool) -> dict[str, dict[str, Any]]:
