@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import catch_up, floors, memory, postgres, processes, scale, sqlite
+from benchmarks import catch_up, floors, imports, memory, postgres, processes, scale, sqlite
 from benchmarks.plan import FULL, QUICK, Run
 from benchmarks.report import Row, render
 from benchmarks.timing import machine
@@ -24,6 +24,7 @@ SECTIONS: tuple[Callable[[Run], list[Row]], ...] = (
     catch_up.rows,
     floors.rows,
     processes.rows,
+    imports.rows,
     postgres.rows,
 )
 

@@ -4,17 +4,21 @@
 
 The ledger is a SQLite file (`--db`, else `$METERLIB_DB`, else `./meterlib.db`; a store URL
 such as `postgresql://...` works too) read and written on the system clock. Commands mirror
-the Ledger's methods (`cli_commands`), plus `import` / `export` (`cli_files`) and `demo`.
+the Ledger's methods (`cli_commands`, `cli_catalogue`), plus `import` / `export` and `demo`.
 Output is a table, or with `--json` exactly one JSON document in Autumn's shape. Exit status:
 0 success, 1 a check that is not allowed, 2 bad input or a library error (message on stderr).
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
+from meterlib import cli_catalogue as catalogue
 from meterlib import cli_commands as commands
-from meterlib.cli_files import export, import_
+from meterlib.cli_export import export
+from meterlib.cli_import import import_
 from meterlib.cli_params import DEFAULT_DB, TIME, MeterGroup, State, echo_json, pass_state
 from meterlib.clock import ManualClock
 from meterlib.demo import build, default_start
@@ -61,6 +65,8 @@ def demo(state: State, start: object) -> None:
     A plan grant that resets monthly and rolls over, a one-off top-up, an AI credit system,
     and a month of time travel. Safe to repeat: each run adds a new customer (acme, acme-2...).
     """
+    if start is not None:
+        _check_demo_start(start)
     clock = ManualClock(default_start() if start is None else start)  # type: ignore[arg-type]
     with state.new_ledger(state.store(), clock) as ledger:
         customer, steps = build(ledger, clock)
@@ -75,10 +81,30 @@ def demo(state: State, start: object) -> None:
     )
 
 
+DEMO_FIRST = datetime(1970, 1, 1, tzinfo=UTC)
+DEMO_LAST = datetime(9999, 10, 31, tzinfo=UTC)  # the demo plays a month on from its start
+
+
+def _check_demo_start(start: object) -> None:
+    """A usage error for a --start the demo's month of time travel cannot run from."""
+    ms = start if isinstance(start, int) else None
+    inside = (
+        DEMO_FIRST.timestamp() * 1000 <= ms <= DEMO_LAST.timestamp() * 1000
+        if ms is not None
+        else isinstance(start, datetime) and DEMO_FIRST <= start <= DEMO_LAST
+    )
+    if not inside:
+        raise click.BadParameter(
+            "the demo plays a month from its start: give a time from 1970-01-01 to "
+            "9999-10-31 (ISO 8601 or epoch ms)",
+            param_hint="'--start'",
+        )
+
+
 for command in (
-    commands.features,
-    commands.customers,
-    commands.entities,
+    catalogue.features,
+    catalogue.customers,
+    catalogue.entities,
     commands.create,
     commands.update,
     commands.delete,

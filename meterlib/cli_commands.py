@@ -1,10 +1,11 @@
-"""The commands that mirror the Ledger: catalogue, create / update / delete, check, track,
-balances, events, finalize. Keyword arguments are `--kebab-case` options, booleans flags."""
+"""The commands that mirror the Ledger's balance calls: create / update / delete, check, track,
+balances, flags, events, finalize (the catalogue is in `cli_catalogue`). Keyword arguments
+are `--kebab-case` options, booleans flags."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import click
 
@@ -19,20 +20,21 @@ from meterlib.cli_params import (
     parse_time,
     pass_state,
 )
-from meterlib.ledger import Ledger
 from meterlib.results import Balance
 
 RESET_HELP = 'month, one_off, ... or JSON: \'{"interval": "month", "interval_count": 2}\''
+
+
+FC = TypeVar("FC", bound=Callable[..., Any])
+
+
+def included(text: str) -> Callable[[FC], FC]:
+    """The --included option (with Autumn's aliases)."""
+    names = ("--included", "--included-grant", "--granted-balance", "included")
+    return click.option(*names, metavar="NUMBER", help=text)
+
+
 ENTITY = click.option("--entity-id", "--entity", "entity_id", help="An entity of the customer.")
-
-
-def customer_document(ledger: Ledger, customer_id: str) -> dict[str, Any]:
-    """Autumn's Customer object: the customer, its balances and its flags."""
-    out = ledger.get_customer(customer_id).to_dict()
-    out.update(subscriptions=[], purchases=[], licenses=[])
-    out["balances"] = {k: b.to_dict() for k, b in ledger.balances(customer_id).items()}
-    out["flags"] = {k: f.to_dict() for k, f in ledger.flags(customer_id).items()}
-    return out
 
 
 def _grant_outcome(
@@ -70,136 +72,6 @@ def _success(state: State, text: str) -> None:
         click.echo(text)
 
 
-# ---------------------------------------------------------------- catalogue
-
-
-@click.group()
-def features() -> None:
-    """Create and list features (metered, boolean, credit_system)."""
-
-
-@features.command("create")
-@click.argument("feature_id")
-@click.option("--name")
-@click.option(
-    "--type",
-    "kind",
-    default="metered",
-    show_default=True,
-    help="metered | boolean | credit_system",
-)
-@click.option("--consumable/--non-consumable", default=True, show_default=True)
-@click.option(
-    "--event-names",
-    multiple=True,
-    help="An event name that deducts from this feature (repeat it, or separate with commas).",
-)
-@click.option(
-    "--credit-schema",
-    type=JSON_OBJECT,
-    help="For a credit_system: JSON {metered_feature_id: credit_cost}, e.g. '{\"ai_calls\": 5}'.",
-)
-@pass_state
-def features_create(
-    state: State,
-    /,
-    *,
-    feature_id: str,
-    name: str | None,
-    kind: str,
-    consumable: bool,
-    event_names: tuple[str, ...],
-    credit_schema: dict[str, Any] | None,
-) -> None:
-    """Add FEATURE_ID to the catalogue."""
-    names = [n.strip() for raw in event_names for n in raw.split(",") if n.strip()]
-    feature = state.ledger().create_feature(
-        feature_id,
-        name=name,
-        type=kind,
-        consumable=consumable,
-        event_names=names,
-        credit_schema=credit_schema,
-    )
-    if state.as_json:
-        echo_json(feature.to_dict())
-    else:
-        click.echo(render.features_table([feature]))
-
-
-@features.command("list")
-@pass_state
-def features_list(state: State, /) -> None:
-    """List features in the order they were created."""
-    found = state.ledger(create=False).list_features()
-    if state.as_json:
-        echo_json({"list": [f.to_dict() for f in found]})
-    else:
-        click.echo(render.features_table(found))
-
-
-@click.group()
-def customers() -> None:
-    """Create and list customers."""
-
-
-@customers.command("create")
-@click.argument("customer_id")
-@click.option("--name")
-@click.option("--email")
-@click.option("--metadata", type=JSON_OBJECT, help="JSON object.")
-@pass_state
-def customers_create(
-    state: State,
-    /,
-    *,
-    customer_id: str,
-    name: str | None,
-    email: str | None,
-    metadata: dict[str, Any] | None,
-) -> None:
-    """Create CUSTOMER_ID (an existing customer is shown unchanged)."""
-    ledger = state.ledger()
-    customer = ledger.create_customer(customer_id, name=name, email=email, metadata=metadata)
-    if state.as_json:
-        echo_json(customer_document(ledger, customer.id))
-    else:
-        click.echo(render.customers_table([customer]))
-
-
-@customers.command("list")
-@pass_state
-def customers_list(state: State, /) -> None:
-    """List customers in id order."""
-    found = state.ledger(create=False).list_customers()
-    if state.as_json:
-        echo_json({"list": [c.to_dict() for c in found]})
-    else:
-        click.echo(render.customers_table(found))
-
-
-@click.group()
-def entities() -> None:
-    """Create entities (seats, workspaces) under a customer."""
-
-
-@entities.command("create")
-@click.argument("customer_id")
-@click.argument("entity_id")
-@click.option("--feature-id", help="The feature this entity counts as (e.g. seats).")
-@click.option("--name")
-@pass_state
-def entities_create(
-    state: State, /, *, customer_id: str, entity_id: str, feature_id: str | None, name: str | None
-) -> None:
-    """Create ENTITY_ID under CUSTOMER_ID (an existing one is shown unchanged)."""
-    entity = state.ledger().create_entity(customer_id, entity_id, feature_id=feature_id, name=name)
-    if state.as_json:
-        echo_json(entity.to_dict())
-    else:
-        click.echo(f"entity {entity.id} of {entity.customer_id}")
-
-
 # ---------------------------------------------------------------- balances
 
 
@@ -207,20 +79,20 @@ def entities_create(
 @click.argument("customer_id")
 @click.argument("feature_id")
 @ENTITY
-@click.option("--included", "--included-grant", "--granted-balance", "included", metavar="NUMBER")
-@click.option("--unlimited", is_flag=True)
-@click.option("--reset", type=JSON_OR_WORD, help=RESET_HELP)
+@included("Units granted per period (>= 0).")
+@click.option("--unlimited", is_flag=True, help="No limit: every check is allowed.")
+@click.option("--reset", type=JSON_OR_WORD, help=f"How often it refills: {RESET_HELP}.")
 @click.option(
     "--rollover",
     type=JSON_OBJECT,
     help='JSON: \'{"max": 100, "max_percentage": null, "length": 1, "duration": "month"}\'.',
 )
-@click.option("--expires-at", type=TIME)
-@click.option("--next-reset-at", type=TIME)
-@click.option("--balance-id")
-@click.option("--overage-allowed", is_flag=True)
-@click.option("--max-purchase", metavar="NUMBER")
-@click.option("--plan-id")
+@click.option("--expires-at", type=TIME, help="When the grant ends (ISO 8601 or epoch ms).")
+@click.option("--next-reset-at", type=TIME, help="The first reset (default: one period on).")
+@click.option("--balance-id", help="The grant's id (default: grant_N).")
+@click.option("--overage-allowed", is_flag=True, help="Usage may go past the grant (pay-per-use).")
+@click.option("--max-purchase", metavar="NUMBER", help="Cap on overage units beyond included.")
+@click.option("--plan-id", help="A label shown in the breakdown.")
 @pass_state
 def create(state: State, /, *, customer_id: str, feature_id: str, **options: Any) -> None:
     """Grant a balance (grants stack).
@@ -236,14 +108,16 @@ def create(state: State, /, *, customer_id: str, feature_id: str, **options: Any
 @click.argument("customer_id")
 @click.argument("feature_id")
 @ENTITY
-@click.option("--remaining", "--current-balance", "remaining", metavar="NUMBER")
-@click.option("--add-to-balance", metavar="NUMBER")
-@click.option("--usage", metavar="NUMBER")
-@click.option("--included", "--included-grant", "--granted-balance", "included", metavar="NUMBER")
+@click.option(
+    "--remaining", "--current-balance", "remaining", metavar="NUMBER", help="Set what is left."
+)
+@click.option("--add-to-balance", metavar="NUMBER", help="Add to (or, negative, take from) it.")
+@click.option("--usage", metavar="NUMBER", help="Set the usage.")
+@included("Set the units granted per period (>= 0).")
 @click.option("--interval", help="Only the grants that reset on this interval.")
 @click.option("--balance-id", help="Only this grant.")
-@click.option("--next-reset-at", type=TIME)
-@click.option("--expires-at", type=TIME)
+@click.option("--next-reset-at", type=TIME, help="Move the next reset (ISO 8601 or epoch ms).")
+@click.option("--expires-at", type=TIME, help="Set when the grants end.")
 @pass_state
 def update(state: State, /, *, customer_id: str, feature_id: str, **options: Any) -> None:
     """Change grants (Autumn's target / delta rules).
@@ -257,11 +131,11 @@ def update(state: State, /, *, customer_id: str, feature_id: str, **options: Any
 
 @click.command()
 @click.argument("customer_id")
-@click.option("--feature-id")
+@click.option("--feature-id", help="Only this feature's grants.")
 @ENTITY
-@click.option("--balance-id")
-@click.option("--interval")
-@click.option("--recalculate-balances", is_flag=True)
+@click.option("--balance-id", help="Only this grant.")
+@click.option("--interval", help="Only the grants that reset on this interval.")
+@click.option("--recalculate-balances", is_flag=True, help="Move their usage onto the grants left.")
 @pass_state
 def delete(state: State, /, *, customer_id: str, **options: Any) -> None:
     """Remove grants that match the options."""
@@ -278,7 +152,7 @@ def balances(state: State, /, *, customer_id: str, entity_id: str | None) -> Non
 
     The table also lists the flags; --json prints {feature_id: Balance}.
     """
-    ledger = state.ledger(create=False)
+    ledger = state.ledger(write=False)
     found = ledger.balances(customer_id, entity_id=entity_id)
     if state.as_json:
         echo_json({k: b.to_dict() for k, b in found.items()})
@@ -295,7 +169,7 @@ def balances(state: State, /, *, customer_id: str, entity_id: str | None) -> Non
 @pass_state
 def flags(state: State, /, *, customer_id: str, entity_id: str | None) -> None:
     """Show the boolean features a customer has."""
-    found = state.ledger(create=False).flags(customer_id, entity_id=entity_id)
+    found = state.ledger(write=False).flags(customer_id, entity_id=entity_id)
     if state.as_json:
         echo_json({k: f.to_dict() for k, f in found.items()})
     else:
@@ -319,15 +193,21 @@ def _lock(lock: Mapping[str, Any] | None) -> dict[str, Any] | None:
 @click.argument("customer_id")
 @click.argument("feature_id")
 @ENTITY
-@click.option("--required-balance", default="1", metavar="NUMBER", show_default=True)
+@click.option(
+    "--required-balance",
+    default="1",
+    metavar="NUMBER",
+    show_default=True,
+    help="How much must be available.",
+)
 @click.option("--send-event", is_flag=True, help="Also deduct it (all or nothing).")
-@click.option("--properties", type=JSON_OBJECT)
+@click.option("--properties", type=JSON_OBJECT, help="JSON object the billing controls match.")
 @click.option(
     "--lock",
     type=JSON_OBJECT,
     help='Hold the amount until `finalize`: \'{"lock_id": "l1", "expires_at": "...Z"}\'.',
 )
-@click.option("--with-preview", is_flag=True)
+@click.option("--with-preview", is_flag=True, help="Also say what to offer when not allowed.")
 @click.pass_context
 def check(ctx: click.Context, /, *, customer_id: str, feature_id: str, **options: Any) -> None:
     """Check whether usage is allowed (exit 1 if not).
@@ -338,7 +218,7 @@ def check(ctx: click.Context, /, *, customer_id: str, feature_id: str, **options
     state = ctx.find_object(State)
     assert state is not None
     options["lock"] = _lock(options["lock"])
-    result = state.ledger(create=bool(options["send_event"] or options["lock"])).check(
+    result = state.ledger(write=bool(options["send_event"] or options["lock"])).check(
         customer_id, feature_id, **options
     )
     if state.as_json:
@@ -357,14 +237,15 @@ def check(ctx: click.Context, /, *, customer_id: str, feature_id: str, **options
     "--value", default="1", metavar="NUMBER", show_default=True, help="Negative gives back."
 )
 @ENTITY
-@click.option("--properties", type=JSON_OBJECT)
-@click.option("--idempotency-key")
+@click.option("--properties", type=JSON_OBJECT, help="JSON object stored with the event.")
+@click.option("--idempotency-key", help="Counted once: a repeat within 24 h is refused.")
 @click.option("--timestamp", type=TIME, help="When it happened (not in the future).")
 @click.option(
     "--overage-behavior",
     type=click.Choice(["cap", "overflow"]),
     default="cap",
     show_default=True,
+    help="Past the balance: deduct what is left (cap) or go negative (overflow).",
 )
 @pass_state
 def track(state: State, /, *, customer_id: str, feature_id: str | None, **options: Any) -> None:
@@ -383,12 +264,16 @@ def track(state: State, /, *, customer_id: str, feature_id: str | None, **option
 @click.command()
 @click.argument("lock_id")
 @click.option(
-    "--action", type=click.Choice(["confirm", "release"]), default="confirm", show_default=True
+    "--action",
+    type=click.Choice(["confirm", "release"]),
+    default="confirm",
+    show_default=True,
+    help="Keep the amount held, or give it back.",
 )
 @click.option(
     "--override-value", metavar="NUMBER", help="Confirm this amount instead of the one held."
 )
-@click.option("--properties", type=JSON_OBJECT)
+@click.option("--properties", type=JSON_OBJECT, help="JSON object stored with the event.")
 @pass_state
 def finalize(state: State, /, *, lock_id: str, **options: Any) -> None:
     """Settle a lock: confirm or release it.
@@ -403,11 +288,13 @@ def finalize(state: State, /, *, lock_id: str, **options: Any) -> None:
 @click.command()
 @click.argument("customer_id", required=False)
 @click.option("--customer", "--customer-id", "customer_option", help="Same as CUSTOMER_ID.")
-@click.option("--feature", "--feature-id", "feature_id")
+@click.option("--feature", "--feature-id", "feature_id", help="Only events of this feature.")
 @ENTITY
 @click.option("--since", "--start", "start", type=TIME, help="From this time (inclusive).")
 @click.option("--until", "--end", "end", type=TIME, help="Up to this time (exclusive).")
-@click.option("--limit", type=int, default=100, show_default=True)
+@click.option(
+    "--limit", type=click.IntRange(1, 1000), default=100, show_default=True, help="Page size."
+)
 @click.option("--cursor", help="next_cursor of the previous page.")
 @pass_state
 def events(
@@ -416,7 +303,7 @@ def events(
     """List events, newest first, a page at a time."""
     if customer_id and customer_option and customer_id != customer_option:
         raise click.UsageError("give the customer once: CUSTOMER_ID or --customer")
-    page = state.ledger(create=False).events(customer_id or customer_option, **options)
+    page = state.ledger(write=False).events(customer_id or customer_option, **options)
     if state.as_json:
         echo_json(page.to_dict())
         return

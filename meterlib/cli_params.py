@@ -3,7 +3,9 @@
 Values cross the command line as text. Times are ISO 8601 (no offset means UTC) or epoch
 milliseconds; dict arguments are JSON; numbers stay text and the Ledger parses them, so a
 bad number gets the library's own message. A `MeterError` becomes `CommandError`: its
-message on stderr and exit status 2, never a traceback.
+message on stderr and exit status 2, never a traceback; with `--json` stdout also gets
+`{"error": {"code": ..., "message": ...}}`, so a script reading stdout always has a document.
+Anything else that escapes is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import IO, Any
 
 import click
 
+from meterlib.cli_render import clip
 from meterlib.clock import Clock
 from meterlib.errors import InvalidRequest, MeterError
 from meterlib.ledger import Ledger
@@ -57,15 +60,26 @@ def parse_time(text: str) -> int | datetime:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidRequest(
-            f"{text!r} is not a time: expected ISO 8601 (2026-01-31T12:00:00Z) or epoch ms",
+            f"{clip(text)!r} is not a time: expected ISO 8601 (2026-01-31T12:00:00Z) or epoch ms",
             field="time",
         ) from None
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def loads(text: str) -> Any:
-    """JSON with exact decimals (0.1 stays Decimal("0.1"))."""
-    return json.loads(text, parse_float=Decimal)
+    """JSON with exact decimals (0.1 stays Decimal("0.1")); NaN and Infinity are refused.
+
+    Raises ValueError (json.JSONDecodeError for malformed text) for anything it cannot read,
+    a nesting too deep for the parser and an integer of thousands of digits included.
+    """
+    try:
+        return json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 class TimeType(click.ParamType):  # type: ignore[type-arg]
@@ -99,10 +113,12 @@ class JsonType(click.ParamType):  # type: ignore[type-arg]
             return value
         try:
             parsed = loads(value)
-        except json.JSONDecodeError as exc:
-            self.fail(f"{value!r} is not valid JSON: {exc}", param, ctx)
+        except ValueError as exc:
+            self.fail(f"{clip(value)!r} is not valid JSON: {exc}", param, ctx)
         if not isinstance(parsed, dict):
-            self.fail(f"expected a JSON object like '{{\"key\": 1}}', got {value!r}", param, ctx)
+            self.fail(
+                f"expected a JSON object like '{{\"key\": 1}}', got {clip(value)!r}", param, ctx
+            )
         return parsed
 
 
@@ -128,14 +144,15 @@ class State:
         self.persist_overage_on_reset = persist_overage_on_reset
         self._ledger: Ledger | None = None
 
-    def ledger(self, *, create: bool = True) -> Ledger:
+    def ledger(self, *, write: bool = True) -> Ledger:
         """The Ledger over `db` on the system clock, opened once per command.
 
-        With `create=False` (commands that only read) a missing file is an error rather
-        than a new empty ledger left behind.
+        With `write=False` (commands that only read) a missing file is an error rather
+        than a new empty ledger left behind, and the file is opened read-only, so a ledger
+        this user may only read can still be read.
         """
         if self._ledger is None:
-            self._ledger = self.new_ledger(self.store(create=create))
+            self._ledger = self.new_ledger(self.store(write=write))
         return self._ledger
 
     def new_ledger(self, store: Store, clock: Clock | None = None) -> Ledger:
@@ -147,18 +164,20 @@ class State:
             persist_overage_on_reset=self.persist_overage_on_reset,
         )
 
-    def store(self, *, create: bool = True) -> Store:
+    def store(self, *, write: bool = True) -> Store:
         """A new store over `db`: a SQLite file, or a store URL such as postgresql://..."""
         if "://" in self.db:
+            if not write and self.db.startswith("sqlite://") and "mode=" not in self.db:
+                return open_store(self.db + ("&" if "?" in self.db else "?") + "mode=ro")
             return open_store(self.db)
-        if not create and not os.path.exists(self.db):
+        if not write and not os.path.exists(self.db):
             raise CommandError(
                 f"no ledger file at {self.db!r}: pass --db PATH (or set METERLIB_DB), "
                 "or create one with `meterlib demo` or `meterlib create`"
             )
         from meterlib.stores.sqlite import SQLiteStore  # noqa: PLC0415
 
-        return SQLiteStore(self.db)
+        return SQLiteStore(self.db, read_only=not write)
 
     def close(self) -> None:
         """Close the ledger if a command opened it."""
@@ -171,14 +190,21 @@ pass_state = click.make_pass_decorator(State)
 
 
 class MeterGroup(click.Group):
-    """A click group that turns every `MeterError` into `CommandError` (exit 2, no traceback)."""
+    """A click group that turns every `MeterError` into `CommandError` (exit 2, no traceback)
+    and, under `--json`, also prints each error as a JSON document on stdout."""
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command, translating library errors."""
         try:
-            return super().invoke(ctx)
-        except MeterError as exc:
-            raise CommandError(exc.message, code=exc.code) from exc
+            try:
+                return super().invoke(ctx)
+            except MeterError as exc:
+                raise CommandError(exc.message, code=exc.code) from exc
+        except click.ClickException as exc:
+            if ctx.params.get("as_json"):
+                code = getattr(exc, "code", None) or "invalid_inputs"
+                echo_json({"error": {"code": code, "message": exc.message}})
+            raise
 
 
 def echo_json(document: object) -> None:

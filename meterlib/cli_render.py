@@ -1,4 +1,9 @@
-"""Readable tables (tabulate) for what the Ledger returns; `--json` bypasses all of this."""
+"""Readable tables (tabulate) for what the Ledger returns; `--json` bypasses all of this.
+
+A table stays readable whatever it holds: a cell is cut to `CELL` characters (a long id or
+a property dump) and a number too long to read at a glance is shown with an exponent;
+`--json` has every value in full.
+"""
 
 from __future__ import annotations
 
@@ -12,28 +17,38 @@ from tabulate import tabulate
 from meterlib.models import Customer, Feature
 from meterlib.results import Balance, CheckResult, Event, Flag, TrackResult
 
+CELL = 50  # characters a table cell shows at most (a derived import key fits)
+DIGITS = 24  # characters of a plain number before it is shown with an exponent
+
+
+def clip(text: str, width: int = CELL) -> str:
+    """`text`, cut to `width` characters with an ellipsis when longer."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
 
 def _table(
     rows: list[list[str]], *, headers: list[str], colalign: tuple[str, ...] | None = None
 ) -> str:
     """A plain table; cells are already text, so tabulate must not re-parse numbers."""
-    return str(tabulate(rows, headers=headers, disable_numparse=True, colalign=colalign))
+    cells = [[clip(cell) for cell in row] for row in rows]
+    return str(tabulate(cells, headers=headers, disable_numparse=True, colalign=colalign))
 
 
 def when(value: datetime | None, *, never: str = "-") -> str:
-    """A UTC instant as `2026-01-31 12:00:00Z` (seconds dropped when zero)."""
+    """A UTC instant, always as `2026-01-31 12:00:00Z`."""
     if value is None:
         return never
-    text = value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")
-    return f"{text}Z"
+    return value.strftime("%Y-%m-%d %H:%M:%SZ")
 
 
 def number(value: Decimal | None) -> str:
-    """A quantity without exponent or trailing zeros (`1E+3` shows as `1000`)."""
+    """A quantity without exponent or trailing zeros (`1E+3` shows as `1000`), unless it is
+    too long to read: then 12 significant digits and an exponent (`1.23456789012e+26`)."""
     if value is None:
         return "-"
     text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return text if len(text) <= DIGITS else format(value, ".12g")
 
 
 def balance_table(balance: Balance) -> str:
@@ -78,7 +93,7 @@ def balance_table(balance: Balance) -> str:
     if balance.next_reset_at is not None:
         extras.append(f"next reset {when(balance.next_reset_at)}")
     head = (
-        f"{balance.feature_id}: granted {number(balance.granted)}, "
+        f"{clip(balance.feature_id)}: granted {number(balance.granted)}, "
         f"remaining {number(balance.remaining)}, usage {number(balance.usage)}"
         + "".join(f"; {extra}" for extra in extras)
     )
@@ -179,13 +194,13 @@ def events_table(events: Iterable[Event]) -> str:
 
 def check_text(result: CheckResult) -> str:
     """The verdict, then what it was judged on."""
-    who = result.customer_id + (f" / {result.entity_id}" if result.entity_id else "")
+    who = clip(result.customer_id) + (f" / {clip(result.entity_id)}" if result.entity_id else "")
     verdict = "allowed" if result.allowed else "NOT allowed"
     required = number(result.required_balance)
     pool = result.balance.feature_id if result.balance is not None else result.feature_id
     if pool != result.feature_id:
         required = f"{required} {pool}"
-    lines = [f"{verdict}: {who}, {result.feature_id} ({required} required)"]
+    lines = [f"{verdict}: {who}, {clip(result.feature_id)} ({required} required)"]
     if result.preview is not None:
         lines.append(f"{result.preview.title}: {result.preview.message}")
     if result.flag is not None:
@@ -199,7 +214,7 @@ def check_text(result: CheckResult) -> str:
 
 def track_text(result: TrackResult) -> str:
     """What was tracked, where it was taken from, and the balances after it."""
-    who = result.customer_id + (f" / {result.entity_id}" if result.entity_id else "")
+    who = clip(result.customer_id) + (f" / {clip(result.entity_id)}" if result.entity_id else "")
     what = f"event {result.event_name}" if result.event_name else "usage"
     lines = [f"tracked {number(result.value)} ({what}) for {who}"]
     if result.deductions:

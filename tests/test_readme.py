@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +48,36 @@ class TestFirstCommands:
         ]
 
 
+class TestInstalling:
+    """The install commands work from a checkout, before any release."""
+
+    def test_pip_installs_come_from_a_checkout(self) -> None:
+        """A `pip install` in a shell block installs `.` or `-e '.[extras]'`, never a name
+        that is not on PyPI yet."""
+        shell = re.findall(r"```(?:sh|bash|console)\n(.*?)```", README, flags=re.DOTALL)
+        commands = [c for block in shell for c in re.findall(r"pip install [^&#\n]*", block)]
+        assert commands
+        for command in commands:
+            target = command.split()[-1].strip("'\"")
+            assert target == "." or target.startswith(".["), command
+
+    def test_test_extra_brings_pytest(self) -> None:
+        """A fresh venv with the test extra has its own pytest (a global one cannot import
+        autumn_sdk or load the fixture)."""
+        pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        extra = pyproject["project"]["optional-dependencies"]["test"]
+        assert any(re.match(r"pytest\b", requirement) for requirement in extra)
+
+    def test_license_and_changelog(self) -> None:
+        """LICENSE is the MIT text pyproject names; CHANGELOG.md has Unreleased and 0.1.0."""
+        pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        assert pyproject["project"]["license"] == "MIT"
+        assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+        changelog = (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+        assert "## [Unreleased]" in changelog
+        assert f"## [{pyproject['project']['version']}]" in changelog
+
+
 class TestAutumnSection:
     """The README carries the guide to testing Autumn code."""
 
@@ -56,8 +87,15 @@ class TestAutumnSection:
         assert AUTUMN_DOC.read_text(encoding="utf-8").strip() in README
 
 
+def quickstart_imports() -> str:
+    """The import lines of the quickstart: all a newcomer has when pasting a later example."""
+    first = python_blocks()[0]
+    return "\n".join(line for line in first.splitlines() if line.startswith(("import ", "from ")))
+
+
 class TestPythonExamples:
-    """Every Python example runs, in order, in one namespace, and prints what it claims."""
+    """Every Python example runs on its own (a fresh namespace holding only the quickstart's
+    imports), and prints what it claims."""
 
     def test_quickstart_is_there(self) -> None:
         """The first Python block is the quickstart and checks its own output."""
@@ -68,10 +106,13 @@ class TestPythonExamples:
 
     def test_examples_run_and_print_what_they_say(self) -> None:
         """Each block's prints match its `# ->` comments (blocks marked not run are skipped)."""
-        namespace: dict[str, object] = {"__name__": "readme"}
+        imports = quickstart_imports()
+        assert "from meterlib import" in imports
         for number, block in enumerate(python_blocks(), start=1):
             if NOT_RUN in block.splitlines()[0]:
                 continue
+            namespace: dict[str, object] = {"__name__": "readme"}
+            exec(compile(imports, "the quickstart's imports", "exec"), namespace)
             out = io.StringIO()
             with contextlib.redirect_stdout(out):
                 exec(compile(block, f"README.md python block {number}", "exec"), namespace)

@@ -12,6 +12,7 @@ becomes `StoreError` here, in `translate_error` alone.
 from __future__ import annotations
 
 import os
+import pathlib
 import sqlite3
 import threading
 import weakref
@@ -206,10 +207,16 @@ class SQLiteStore:
     lock, waiting up to `timeout` seconds for it before raising `StoreError`.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, timeout: float = 30.0, read_only: bool = False
+    ) -> None:
         raw = os.fspath(path)
         self._memory = raw in (":memory:", "")
         self.path = ":memory:" if self._memory else os.path.abspath(raw)
+        # read_only opens the file with SQLite's mode=ro: reads work on a file this process
+        # may not write, and every write transaction fails with a "read-only" StoreError
+        self.read_only = read_only and not self._memory
+        self._immutable = False
         self._timeout = float(timeout)
         self._closed = False
         self._local = threading.local()
@@ -227,7 +234,18 @@ class SQLiteStore:
             )
         slot = self._connect()
         try:
-            open_schema(slot.conn, self.path, memory=self._memory)
+            try:
+                open_schema(slot.conn, self.path, memory=self._memory, read_only=self.read_only)
+            except sqlite3.Error:
+                # mode=ro still needs a -shm file beside a WAL database; in a folder it may
+                # not write, with no -wal left (all committed into the file), the file is
+                # complete and no writer can be at work, so it is read as immutable
+                if not self.read_only or os.path.exists(self.path + "-wal"):
+                    raise
+                self._immutable = True
+                slot.conn.close()
+                slot = self._connect()
+                open_schema(slot.conn, self.path, memory=False, read_only=True)
         except sqlite3.Error as exc:
             self.close()
             raise self._error(exc) from exc
@@ -245,7 +263,8 @@ class SQLiteStore:
         """A new connection for the calling thread, registered so `close()` can reach it."""
         try:
             conn = sqlite3.connect(
-                self.path,
+                self._uri() if self.read_only else self.path,
+                uri=self.read_only,
                 timeout=self._timeout,
                 isolation_level=None,  # we issue BEGIN/COMMIT ourselves
                 check_same_thread=False,  # close() closes every thread's connection
@@ -257,7 +276,8 @@ class SQLiteStore:
             # In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed
             # transaction survives a crash of the application (SIGKILL included) and the file
             # is never corrupted; only a power loss or OS crash can drop the last commits.
-            conn.execute("PRAGMA synchronous = NORMAL")
+            if not self.read_only:  # (read-only, it would already read the file)
+                conn.execute("PRAGMA synchronous = NORMAL")
         except sqlite3.Error as exc:
             conn.close()
             raise self._error(exc) from exc
@@ -270,6 +290,10 @@ class SQLiteStore:
         if not self._memory:
             self._local.slot = slot
         return slot
+
+    def _uri(self) -> str:
+        mode = "immutable=1" if self._immutable else "mode=ro"
+        return f"{pathlib.Path(self.path).as_uri()}?{mode}"
 
     def _slot(self) -> _Connection:
         if self._closed:
@@ -323,4 +347,4 @@ class SQLiteStore:
         self.close()
 
     def __repr__(self) -> str:
-        return f"SQLiteStore({self.path!r})"
+        return f"SQLiteStore({self.path!r}{', read_only=True' if self.read_only else ''})"

@@ -186,9 +186,22 @@ def _pending(conn: sqlite3.Connection, path: str) -> list[str]:
     return [name for name, _ in MIGRATIONS if name not in applied]
 
 
-def open_schema(conn: sqlite3.Connection, path: str, *, memory: bool) -> None:
-    """Refuse a foreign or newer database, switch a file to WAL, create or upgrade the schema."""
+def open_schema(
+    conn: sqlite3.Connection, path: str, *, memory: bool, read_only: bool = False
+) -> None:
+    """Refuse a foreign or newer database, switch a file to WAL, create or upgrade the schema.
+
+    Read-only, a file is taken as it is: one that still needs its schema created or upgraded
+    is refused, since that would be a write.
+    """
     pending = _pending(conn, path)  # first: a file we refuse is left untouched
+    if read_only:
+        if pending:
+            raise StoreError(
+                f"SQLite database {path!r} opened read-only has no meterlib ledger or an "
+                "older schema; open it once writable (without mode=ro) to create or upgrade it"
+            )
+        return
     if not memory and conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
         conn.execute("PRAGMA journal_mode = WAL")  # persistent: recorded in the file
     if not pending:

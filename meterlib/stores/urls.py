@@ -1,10 +1,15 @@
-"""Stores by URL: "memory://", "sqlite:///relative.db", "sqlite:////absolute.db"."""
+"""Stores by URL: "memory://", "sqlite:///relative.db", "sqlite:////absolute.db".
+
+A SQLite URL takes SQLite's own `?mode=ro` (read-only) or `?mode=rw`; the query is never
+part of the file name.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
-from meterlib.errors import InvalidRequest
+from meterlib.errors import InvalidRequest, StoreError
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store
 
@@ -18,16 +23,30 @@ def _memory(rest: str) -> Store:
 def _sqlite(rest: str) -> Store:
     from meterlib.stores.sqlite import SQLiteStore  # noqa: PLC0415
 
-    if not rest.startswith("/") or rest == "/":
+    path, _, query = rest.partition("?")
+    if not path.startswith("/") or path == "/":
         raise InvalidRequest(
             "sqlite URLs look like sqlite:///relative/path.db or sqlite:////absolute/path.db",
             field="url",
         )
-    return SQLiteStore(rest[1:])
+    options = dict(parse_qsl(query, keep_blank_values=True))
+    mode = options.pop("mode", "rw")
+    if options or mode not in ("ro", "rw"):
+        raise InvalidRequest(
+            f"sqlite URL query {query!r}: the only option is mode=ro (read-only) or mode=rw",
+            field="url",
+        )
+    return SQLiteStore(path[1:], read_only=mode == "ro")
 
 
 def _postgres(rest: str) -> Store:
-    from meterlib.stores.postgres import PostgresStore  # noqa: PLC0415
+    try:
+        from meterlib.stores.postgres import PostgresStore  # noqa: PLC0415
+    except ImportError:
+        raise StoreError(
+            "postgresql:// URLs need psycopg 3 and psycopg-pool: pip install 'meterlib[postgres]'"
+            " (from a checkout: pip install -e '.[postgres]')"
+        ) from None
 
     store: Store = PostgresStore("postgresql://" + rest)
     return store
