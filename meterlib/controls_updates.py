@@ -18,6 +18,7 @@ from attrs import frozen
 from meterlib.controls_filters import js_string
 from meterlib.errors import InvalidRequest
 from meterlib.quantity import ZERO, to_quantity
+from meterlib.validation import json_like
 
 CUSTOMER_KEYS = ("spend_limits", "usage_limits", "usage_alerts", "overage_allowed", "auto_topups")
 ENTITY_KEYS = CUSTOMER_KEYS[:4]
@@ -127,6 +128,7 @@ def validate(raw: object, *, entity: bool = False) -> Update:
             f"billing_controls: expected an object with some of {', '.join(keys)}",
             field="billing_controls",
         )
+    json_like(raw, "billing_controls")
     unknown = sorted(set(raw) - set(keys))
     if unknown:
         where = "an entity" if entity else "a customer"

@@ -21,6 +21,7 @@ from meterlib.models import (
     Feature,
 )
 from meterlib.notifications import Callback, Notification, Notifier, Outbox
+from meterlib.quantity import exact_arithmetic
 from meterlib.recent_checks import RecentChecks
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
@@ -39,21 +40,28 @@ def _one_of(field: str, **aliases: object) -> object:
 class _Transaction:
     """`Ledger._tx`: the store's transaction, entered with the catalogue it sees.
 
-    A class rather than a generator context manager: it is entered on every call.
+    A class rather than a generator context manager: it is entered on every call. The call
+    computes in `quantity.WIDE`, where no amount inside meterlib's range is ever rounded.
     """
 
-    __slots__ = ("_inner", "_ledger")
+    __slots__ = ("_decimals", "_inner", "_ledger")
 
     def __init__(self, ledger: LedgerCore, write: bool) -> None:
         self._ledger = ledger
         self._inner = ledger.store.transaction(write=write)
+        self._decimals = exact_arithmetic()
 
     def __enter__(self) -> tuple[StoreSession, Catalogue]:
-        session = self._inner.__enter__()
+        self._decimals.__enter__()
+        try:
+            session = self._inner.__enter__()
+        except BaseException as exc:
+            self._decimals.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         try:
             return session, self._ledger._catalogue_of(session)
         except BaseException as exc:
-            self._inner.__exit__(type(exc), exc, exc.__traceback__)
+            self.__exit__(type(exc), exc, exc.__traceback__)
             raise
 
     def __exit__(
@@ -62,7 +70,10 @@ class _Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._inner.__exit__(exc_type, exc, tb)
+        try:
+            self._inner.__exit__(exc_type, exc, tb)
+        finally:
+            self._decimals.__exit__(exc_type, exc, tb)
 
 
 class LedgerCore:

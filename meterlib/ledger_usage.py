@@ -102,6 +102,13 @@ class UsageCalls(LedgerCore):
             raise InvalidRequest(
                 "Lock expires_at cannot be more than 1 day from now", code="invalid_request"
             )
+        if held is not None and held[1] is not None and held[1] <= now:
+            raise InvalidRequest(
+                f"lock.expires_at: {held[1]} is not in the future (now is {now}): pass a later "
+                "instant, or none for a lock that waits for finalize",
+                code="invalid_request",
+                field="lock.expires_at",
+            )
         if not send_event and held is None:
             # the plain check, in front of every gated request: a read, and nothing else
             recent = self._recent

@@ -14,6 +14,7 @@ from attrs import evolve
 
 from meterlib import resets
 from meterlib.deduction import CAP, REJECT, Change, Entry, Outcome, deduct
+from meterlib.limits import check_amounts, check_grants
 from meterlib.models import (
     Customer,
     DeductionRecord,
@@ -419,6 +420,8 @@ class Subject(View):
         """Append a usage event (only in a write transaction)."""
         if not self.write:
             return None
+        records = deductions if deductions is not None else self.deduction_records(changes)
+        check_amounts((d.value for d in records), "a deduction")
         seq = self.session.next_seq("event")
         event = EventRecord(
             id=f"evt_{seq}",
@@ -431,7 +434,7 @@ class Subject(View):
             properties=dict(properties),
             timestamp=timestamp,
             idempotency_key=idempotency_key,
-            deductions=deductions if deductions is not None else self.deduction_records(changes),
+            deductions=records,
         )
         self.session.add_event(event)
         return event
@@ -450,6 +453,7 @@ class Subject(View):
             and (old is None or old.balance != g.balance or old != g)
         ]
         if changed:
+            check_grants(self.grants.values(), {g.feature_id for g in changed})
             self.session.put_grants(changed)
         if self.deleted:
             self.session.delete_grants(self.deleted)
