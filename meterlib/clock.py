@@ -8,7 +8,7 @@ from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
 
-from meterlib.instants import to_datetime, to_ms
+from meterlib.instants import FIRST_MS, LAST_MS, instant, to_datetime, to_ms
 
 Clock = Callable[[], "int | float | datetime"]
 
@@ -49,5 +49,9 @@ class ManualClock:
 
 
 def read_clock(clock: Clock) -> int:
-    """Epoch ms from any clock callable (returning ms or an aware datetime)."""
-    return to_ms(clock(), field="clock()")
+    """Epoch ms from any clock callable (returning ms or an aware datetime), which must lie
+    from 1970 to 9999 like every instant meterlib takes (`InvalidRequest` otherwise)."""
+    ms = to_ms(clock(), field="clock()")
+    if not FIRST_MS <= ms <= LAST_MS:
+        return instant(ms, field="clock()")
+    return ms

@@ -399,7 +399,8 @@ class UsageCalls(LedgerCore):
         lock_id = validation.require_id(lock_id, "lock_id")
         if action not in ("confirm", "release"):
             raise InvalidRequest(
-                f'action: expected "confirm" or "release" (received {action!r})', field="action"
+                f'action: expected "confirm" or "release" (received {validation.shown(action)})',
+                field="action",
             )
         override = validation.optional_quantity(override_value, "override_value")
         if override is not None and action == "release":

@@ -130,6 +130,8 @@ def _json_value(value: object, path: str, depth: int, *, strict: bool = True) ->
     if isinstance(value, str):
         _check_text(value, path)
         return value
+    if not strict and isinstance(value, int | float | Decimal):
+        return value  # a number is for the rule that reads it (an amount, an instant)
     if isinstance(value, int | Decimal):
         if isinstance(value, Decimal) and not value.is_finite():
             raise InvalidRequest(f"{path}: must be a finite number", field=path)
