@@ -91,8 +91,18 @@ class LedgerCore:
         if approve_topup is not None and not callable(approve_topup):
             raise InvalidRequest(
                 f"approve_topup: expected a callable taking a TopupRequest (received "
-                f"{approve_topup!r})",
+                f"{validation.shown(approve_topup)})",
                 field="approve_topup",
+            )
+        if clock is not None and not callable(clock):
+            raise InvalidRequest(
+                f"clock: expected a callable returning a datetime or epoch ms (received "
+                f"{validation.shown(clock)})",
+                field="clock",
+            )
+        if store is not None and not callable(getattr(store, "transaction", None)):
+            raise InvalidRequest(
+                f"store: expected a Store (received {validation.shown(store)})", field="store"
             )
         self.approve_topup = approve_topup
         self._notifier = Notifier()
@@ -114,6 +124,8 @@ class LedgerCore:
         """A Ledger over the store `url` names: "memory://" or "sqlite:///relative/path.db"."""
         from meterlib.stores.urls import open_store  # noqa: PLC0415  (optional backends)
 
+        if isinstance(url, str) and url.strip():  # no file system or server takes NUL or
+            validation.optional_text(url, "url")  # a lone surrogate: refused as any bad input
         return cls(open_store(url), **settings)
 
     def close(self) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
@@ -18,7 +17,6 @@ from meterlib.errors import (
     InvalidRequest,
     LockNotFound,
 )
-from meterlib.instants import optional_ms, to_datetime
 from meterlib.ledger_core import DAY_MS, LedgerCore
 from meterlib.models import (
     Feature,
@@ -32,13 +30,11 @@ from meterlib.recent_checks import CheckKey
 from meterlib.results import (
     CheckDetails,
     CheckResult,
-    Event,
-    EventPage,
     TrackResult,
 )
 from meterlib.stores.protocol import StoreSession
 from meterlib.subject import Catalogue, Subject
-from meterlib.tracking import TrackArgs, apply_track, parse_track, to_deduction, track_args
+from meterlib.tracking import TrackArgs, apply_track, parse_track, track_args
 
 
 def _answer(
@@ -430,70 +426,3 @@ class UsageCalls(LedgerCore):
                 props if props is not None else lock.properties,
             )
             subject.save()
-
-    def events(
-        self,
-        customer_id: str | None = None,
-        *,
-        feature_id: str | None = None,
-        entity_id: str | None = None,
-        start: object = None,
-        end: object = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> EventPage:
-        """Recorded events, newest first, a page at a time (`start` inclusive, `end` exclusive)."""
-        customer_id = validation.optional_id(customer_id, "customer_id")
-        feature_id = validation.optional_id(feature_id, "feature_id")
-        entity_id = validation.optional_id(entity_id, "entity_id")
-        lower = optional_ms(start, field="start")
-        upper = optional_ms(end, field="end")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidRequest(
-                f"limit: must be a whole number >= 1 (received {limit!r})", field="limit"
-            )
-        before = None
-        if cursor is not None:
-            try:
-                stamp, seq = validation.require_id(cursor, "cursor").split(".")
-                before = (int(stamp), int(seq))
-            except ValueError:
-                raise InvalidRequest(
-                    f"cursor: {cursor!r} is not a cursor this ledger returned", field="cursor"
-                ) from None
-        with self._tx(write=False) as (session, catalogue):
-            if customer_id is not None:
-                self._customer(session, customer_id)
-            if feature_id is not None:
-                self._feature(catalogue, feature_id)
-            found = session.list_events(
-                customer_id=customer_id,
-                feature_id=feature_id,
-                entity_id=entity_id,
-                start=lower,
-                end=upper,
-                before=before,
-                limit=limit + 1,
-            )
-        page = found[:limit]
-        next_cursor = (
-            f"{page[-1].timestamp}.{page[-1].seq}" if len(found) > limit and page else None
-        )
-        return EventPage(
-            events=tuple(
-                Event(
-                    id=e.id,
-                    customer_id=e.customer_id,
-                    entity_id=e.entity_id,
-                    feature_id=e.feature_id,
-                    event_name=e.event_name,
-                    value=e.value,
-                    properties=copy.deepcopy(e.properties),
-                    timestamp=to_datetime(e.timestamp),
-                    idempotency_key=e.idempotency_key,
-                    deductions=tuple(to_deduction(d) for d in e.deductions),
-                )
-                for e in page
-            ),
-            next_cursor=next_cursor,
-        )

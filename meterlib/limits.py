@@ -26,9 +26,11 @@ def _refusal(what: str) -> InvalidRequest:
     )
 
 
-def check_grants(grants: Iterable[Grant], features: set[str]) -> None:
-    """Refuse (`invalid_request`) if a grant of `features`, or a total of their grants, reaches
-    10^18 in magnitude. `grants` are all of one customer's, so the totals are complete."""
+def within(changed: list[Grant], grants: Iterable[Grant]) -> list[Grant]:
+    """`changed`, once no grant of their features, nor a total of those grants, reaches 10^18
+    in magnitude; else `InvalidRequest` (invalid_request). `grants` are all of the customer's
+    (changed ones included), so the totals are complete."""
+    features = {g.feature_id for g in changed}
     totals: dict[str, list[Decimal]] = {}
     for grant in grants:
         if grant.feature_id not in features:
@@ -49,6 +51,7 @@ def check_grants(grants: Iterable[Grant], features: set[str]) -> None:
     for feature_id, sums in totals.items():
         if not all(in_range(s) for s in sums):
             raise _refusal(f"the balance of {feature_id}")
+    return changed
 
 
 def check_amounts(amounts: Iterable[Decimal], what: str) -> None:

@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import evolve
 
-from meterlib import resets
+from meterlib import limits, resets
 from meterlib.deduction import CAP, REJECT, Change, Entry, Outcome, deduct
-from meterlib.limits import check_amounts, check_grants
 from meterlib.models import (
     Customer,
     DeductionRecord,
@@ -420,8 +419,6 @@ class Subject(View):
         """Append a usage event (only in a write transaction)."""
         if not self.write:
             return None
-        records = deductions if deductions is not None else self.deduction_records(changes)
-        check_amounts((d.value for d in records), "a deduction")
         seq = self.session.next_seq("event")
         event = EventRecord(
             id=f"evt_{seq}",
@@ -434,7 +431,7 @@ class Subject(View):
             properties=dict(properties),
             timestamp=timestamp,
             idempotency_key=idempotency_key,
-            deductions=records,
+            deductions=deductions if deductions is not None else self.deduction_records(changes),
         )
         self.session.add_event(event)
         return event
@@ -453,7 +450,6 @@ class Subject(View):
             and (old is None or old.balance != g.balance or old != g)
         ]
         if changed:
-            check_grants(self.grants.values(), {g.feature_id for g in changed})
-            self.session.put_grants(changed)
+            self.session.put_grants(limits.within(changed, self.grants.values()))
         if self.deleted:
             self.session.delete_grants(self.deleted)
