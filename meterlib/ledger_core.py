@@ -124,8 +124,14 @@ class LedgerCore:
         """A Ledger over the store `url` names: "memory://" or "sqlite:///relative/path.db"."""
         from meterlib.stores.urls import open_store  # noqa: PLC0415  (optional backends)
 
-        if isinstance(url, str) and url.strip():  # no file system or server takes NUL or
-            validation.optional_text(url, "url")  # a lone surrogate: refused as any bad input
+        if not isinstance(url, str):
+            raise InvalidRequest(
+                f"url: expected a store URL such as memory:// or sqlite:///meter.db (received "
+                f"{validation.shown(url)})",
+                field="url",
+            )
+        if url.strip():  # no file system or server takes NUL or a lone surrogate
+            validation.optional_text(url, "url")
         return cls(open_store(url), **settings)
 
     def close(self) -> None:

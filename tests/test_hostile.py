@@ -287,6 +287,20 @@ class TestLedger:
         assert public - set(CALLS) == {"list_features", "list_customers", "close", "open"}
 
 
+@FAST
+@given(
+    url=hostile | st.sampled_from(["sqlite:///a\x00.db", "sqlite:///a\ud800.db", "memory://x"]),
+    setting=st.sampled_from(["clock", "store", "approve_topup", "reverse_deduction_order"]),
+    value=hostile,
+)
+def test_opening_and_constructing_refuse_cleanly(url: object, setting: str, value: object) -> None:
+    """`Ledger.open` and the constructor take hostile arguments with a MeterError too."""
+    with pytest.raises(MeterError):
+        Ledger.open(url)  # type: ignore[arg-type]
+    with pytest.raises(MeterError):
+        Ledger(**{setting: value})
+
+
 # ---------------------------------------------------------------- the bridge
 
 BODIES: dict[str, dict[str, Any]] = {

@@ -242,6 +242,28 @@ class TestIds:
         assert ledger.list_customers() == []
 
 
+class TestOtherArguments:
+    """Integers SQL cannot bind and arguments the constructor would only trip on later."""
+
+    @pytest.mark.parametrize("limit", [10**20, 2**63])
+    def test_a_huge_page_size_is_every_event(self, ledger: Ledger, limit: int) -> None:
+        ledger.create("c1", "f", included=5)
+        ledger.track("c1", "f")
+        assert len(ledger.events(limit=limit).events) == 1
+
+    @pytest.mark.parametrize("cursor", ["9" * 30 + ".1", "1." + "9" * 30, "-1.1"])
+    def test_a_cursor_beyond_sql_integers(self, ledger: Ledger, cursor: str) -> None:
+        refused(lambda: ledger.events(cursor=cursor))
+
+    def test_a_clock_or_store_that_is_not_one(self) -> None:
+        refused(lambda: Ledger(clock=5))  # type: ignore[arg-type]
+        refused(lambda: Ledger(store=5))  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("url", ["sqlite:///a\x00.db", "sqlite:///a\ud800.db"])
+    def test_a_url_no_file_system_takes(self, url: str) -> None:
+        refused(lambda: Ledger.open(url))
+
+
 class TestJsonLike:
     """Item 3: JSON-like arguments at most 32 levels deep, string keys, JSON values."""
 
