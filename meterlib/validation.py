@@ -35,22 +35,18 @@ def shown(value: object) -> str:
 def require_id(value: object, field: str) -> str:
     """An id: a non-empty str of at most 256 characters, valid Unicode (no lone surrogate),
     no C0 control character and no DEL; else `InvalidRequest` (invalid_inputs)."""
-    if not isinstance(value, str) or not value.strip():
+    text = _non_empty(value, field)
+    if len(text) > ID_LENGTH:
         raise InvalidRequest(
-            f"{field}: must be a non-empty string (received {shown(value)})", field=field
+            f"{field}: at most {ID_LENGTH} characters (received {len(text)})", field=field
         )
-    if len(value) > ID_LENGTH:
-        raise InvalidRequest(
-            f"{field}: at most {ID_LENGTH} characters (received {len(value)})", field=field
-        )
-    bad = _ID_REFUSED.search(value)
-    if bad is not None:
-        raise InvalidRequest(
-            f"{field}: must be valid Unicode without control characters (U+0000 to U+001F, "
-            f"U+007F) or lone surrogates; found U+{ord(bad.group()):04X} at {bad.start()}",
-            field=field,
-        )
-    return value
+    _refuse(
+        _ID_REFUSED,
+        text,
+        field,
+        "control characters (U+0000 to U+001F, U+007F) or lone surrogates",
+    )
+    return text
 
 
 def optional_id(value: object, field: str) -> str | None:
@@ -62,20 +58,29 @@ def optional_text(value: object, field: str) -> str | None:
     """None, or a non-empty free text (a name, an email): valid Unicode, no NUL."""
     if value is None:
         return None
+    text = _non_empty(value, field)
+    _check_text(text, field)
+    return text
+
+
+def _non_empty(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(
             f"{field}: must be a non-empty string (received {shown(value)})", field=field
         )
-    _check_text(value, field)
     return value
 
 
 def _check_text(value: str, field: str) -> None:
-    bad = _TEXT_REFUSED.search(value)
+    _refuse(_TEXT_REFUSED, value, field, "NUL or lone surrogates")
+
+
+def _refuse(pattern: re.Pattern[str], value: str, field: str, what: str) -> None:
+    bad = pattern.search(value)
     if bad is not None:
         raise InvalidRequest(
-            f"{field}: must be valid Unicode without NUL; found U+{ord(bad.group()):04X} at "
-            f"{bad.start()}",
+            f"{field}: must be valid Unicode without {what}; found U+{ord(bad.group()):04X} "
+            f"at {bad.start()}",
             field=field,
         )
 
