@@ -81,6 +81,7 @@ class UsageCalls(LedgerCore):
     ) -> CheckResult:
         """May the subject use `required_balance` of the feature now? With `send_event` or
         `lock`, the amount is also deducted (all of it or nothing) in the same transaction.
+        A lock's `expires_at` must lie after now and at most 24 h ahead (`invalid_request`).
 
         A plain check writes nothing: unlike Autumn's, it never runs an auto top-up. Over a
         store with revisions (MemoryStore), one that nothing has changed since is answered
