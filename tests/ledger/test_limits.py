@@ -116,6 +116,16 @@ class TestAmounts:
         assert result.balance is not None and result.balance.usage == 99 * 10**16
         json.dumps(result.to_dict())
 
+    def test_large_amounts_whose_totals_stay_in_range_are_kept(self, ledger: Ledger) -> None:
+        """6×10^17 granted, 5×10^17 left: their magnitudes add up past 10^18, yet every
+        amount shown (granted, remaining, usage) is in range, so nothing is refused."""
+        ledger.create("c1", "f", included=6 * BIG, overage_allowed=True)
+        ledger.track("c1", "f", value=BIG)
+        ledger.create("c1", "f", included=3 * BIG)
+        balance = ledger.balance("c1", "f")
+        assert balance is not None
+        assert (balance.granted, balance.remaining, balance.usage) == (9 * BIG, 8 * BIG, BIG)
+
     def test_stacked_grants_may_not_total_the_limit(self, ledger: Ledger) -> None:
         for _ in range(9):
             ledger.create("c1", "f", included=BIG)
