@@ -200,6 +200,12 @@ class TestTimes:
         json.dumps(ledger.check("c1", "f", send_event=True).to_dict())
         json.dumps([row.to_dict() for row in ledger.grants("c1")])
 
+    def test_a_manual_clock_keeps_to_the_range(self, clock: ManualClock) -> None:
+        refused(lambda: clock.advance(years=8000))
+        refused(lambda: clock.set(-1))
+        refused(lambda: ManualClock(10**20))
+        assert clock.now() == datetime(2025, 1, 31, 12, tzinfo=UTC)  # unmoved
+
     def test_a_clock_past_year_9999_is_a_meter_error(self) -> None:
         with Ledger(clock=lambda: LAST_MS + 1) as ledger:
             refused(lambda: ledger.create("c1", "f", included=1))
