@@ -1,4 +1,8 @@
-"""Checking arguments at the API edge, before anything is read or written."""
+"""Checking arguments at the API edge, before anything is read or written.
+
+The limits (API.md "Limits at the edges") are kept here for ids and JSON-like arguments, in
+`quantity` for amounts and in `instants` for times; `limits` refuses results out of range.
+"""
 
 from __future__ import annotations
 
