@@ -22,8 +22,10 @@ def js_string(value: object) -> str | None:
         return "true" if value else "false"
     if isinstance(value, str):
         return value
-    if isinstance(value, int):
+    if isinstance(value, int) and -(10**21) < value < 10**21:
         return str(value)
+    if isinstance(value, int):  # JavaScript writes these with an exponent
+        return _js_number(Decimal(value))
     if isinstance(value, float | Decimal):
         number = Decimal(repr(value)) if isinstance(value, float) else value
         if not number.is_finite():

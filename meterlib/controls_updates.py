@@ -18,6 +18,7 @@ from attrs import frozen
 from meterlib.controls_filters import js_string
 from meterlib.errors import InvalidRequest
 from meterlib.quantity import ZERO, to_quantity
+from meterlib.validation import json_like, shown
 
 CUSTOMER_KEYS = ("spend_limits", "usage_limits", "usage_alerts", "overage_allowed", "auto_topups")
 ENTITY_KEYS = CUSTOMER_KEYS[:4]
@@ -43,7 +44,7 @@ class _Entry:
 
     def __init__(self, raw: object, path: str, allowed: Iterable[str]) -> None:
         if not isinstance(raw, Mapping):
-            raise _fail(path, f"expected an object (received {raw!r})")
+            raise _fail(path, f"expected an object (received {shown(raw)})")
         unknown = sorted(set(raw) - set(allowed) - _RESPONSE_ONLY)
         if unknown:
             raise _fail(path, f"unknown keys {unknown}; expected some of {sorted(allowed)}")
@@ -63,7 +64,7 @@ class _Entry:
                 raise self.fail(key, "Required")
             return None
         if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, f"expected a non-empty string (received {value!r})")
+            raise self.fail(key, f"expected a non-empty string (received {shown(value)})")
         return value
 
     def choice(self, key: str, options: Sequence[str], *, required: bool = False) -> str | None:
@@ -73,7 +74,7 @@ class _Entry:
                 raise self.fail(key, f"Required; expected one of {', '.join(options)}")
             return None
         if value not in options:
-            raise self.fail(key, f"expected one of {', '.join(options)} (received {value!r})")
+            raise self.fail(key, f"expected one of {', '.join(options)} (received {shown(value)})")
         return str(value)
 
     def flag(self, key: str, default: bool) -> bool:
@@ -81,7 +82,7 @@ class _Entry:
         if value is None:
             return default
         if not isinstance(value, bool):
-            raise self.fail(key, f"expected true or false (received {value!r})")
+            raise self.fail(key, f"expected true or false (received {shown(value)})")
         return value
 
     def number(self, key: str, *, required: bool = False, minimum: int | None = None) -> Decimal:
@@ -93,7 +94,7 @@ class _Entry:
         try:
             amount = to_quantity(value, field=f"{self.path}.{key}")
         except InvalidRequest:
-            raise self.fail(key, f"expected a number (received {value!r})") from None
+            raise self.fail(key, f"expected a number (received {shown(value)})") from None
         if minimum is not None and amount < minimum:
             raise self.fail(key, f"must be >= {minimum} (received {amount})")
         return amount
@@ -104,7 +105,7 @@ class _Entry:
             return default
         amount = self.number(key, required=True, minimum=minimum)
         if amount != amount.to_integral_value():
-            raise self.fail(key, f"expected a whole number (received {value!r})")
+            raise self.fail(key, f"expected a whole number (received {shown(value)})")
         return int(amount)
 
 
@@ -127,6 +128,7 @@ def validate(raw: object, *, entity: bool = False) -> Update:
             f"billing_controls: expected an object with some of {', '.join(keys)}",
             field="billing_controls",
         )
+    json_like(raw, "billing_controls")
     unknown = sorted(set(raw) - set(keys))
     if unknown:
         where = "an entity" if entity else "a customer"
@@ -142,7 +144,7 @@ def validate(raw: object, *, entity: bool = False) -> Update:
             continue
         items = raw[key]
         if isinstance(items, str | bytes | Mapping) or not isinstance(items, Sequence):
-            raise _fail(key, f"expected a list (received {items!r}); [] clears it")
+            raise _fail(key, f"expected a list (received {shown(items)}); [] clears it")
         stored[key] = [
             _VALIDATORS[key](_Entry(item, f"{key}[{i}]", _ALLOWED[key]), counts)
             for i, item in enumerate(items)
@@ -199,7 +201,9 @@ def _filter(e: _Entry) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in props.items():
         if not isinstance(key, str) or not 1 <= len(key) <= _FILTER_KEY_MAX:
-            raise e.fail("filter.properties", f"a key must be 1 to 64 characters (got {key!r})")
+            raise e.fail(
+                "filter.properties", f"a key must be 1 to 64 characters (got {shown(key)})"
+            )
         text = None if value is None or isinstance(value, str) else js_string(value)
         if isinstance(value, str) and 1 <= len(value) <= _FILTER_VALUE_MAX:
             text = value
@@ -207,7 +211,7 @@ def _filter(e: _Entry) -> dict[str, str]:
             raise e.fail(
                 f"filter.properties.{key}",
                 f"expected a string of 1 to 128 characters, a number or a boolean "
-                f"(received {value!r})",
+                f"(received {shown(value)})",
             )
         out[key] = text
     return out

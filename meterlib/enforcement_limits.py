@@ -25,6 +25,7 @@ from meterlib.controls import (
 )
 from meterlib.deduction import OVERFLOW, REJECT, Change, Entry, Outcome, deduct
 from meterlib.instants import to_datetime
+from meterlib.limits import check_amounts
 from meterlib.models import Counter, Customer, Entity, Feature, Lock
 from meterlib.notifications import LIMIT_REACHED, USAGE_ALERT, Notification
 from meterlib.stores.protocol import StoreSession
@@ -107,6 +108,7 @@ class LimitEnforcement:
         for counter in changed:
             counters[counter.key] = counter
         if self.write:
+            check_amounts((c.value for c in changed), "a usage count")
             self.session.put_counters(changed)
 
     def caps(

@@ -8,6 +8,11 @@ from datetime import UTC, datetime, timedelta
 from meterlib.errors import InvalidRequest
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+FIRST_MS = 0  # 1970-01-01T00:00:00.000Z: the first instant meterlib accepts
+LAST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z: the last one
+# where a computed boundary lands when it would fall after LAST_MS: "never", kept as an int
+# that orders after every accepted instant and still converts to a datetime (see to_datetime)
+NEVER_MS = LAST_MS + 1
 
 
 def to_ms(value: object, *, field: str) -> int:
@@ -36,15 +41,31 @@ def to_ms(value: object, *, field: str) -> int:
     return value
 
 
+def instant(value: object, *, field: str) -> int:
+    """`to_ms` of an instant given to the API: from 1970-01-01 to 9999-12-31 UTC, else
+    `InvalidRequest` (invalid_inputs)."""
+    ms = to_ms(value, field=field)
+    if not FIRST_MS <= ms <= LAST_MS:
+        raise InvalidRequest(
+            f"{field}: must be an instant from 1970-01-01 to 9999-12-31 UTC (epoch ms "
+            f"{FIRST_MS} to {LAST_MS})",
+            field=field,
+        )
+    return ms
+
+
 def optional_ms(value: object, *, field: str) -> int | None:
-    """`to_ms`, passing None (and Autumn's falsy 0) through as None."""
+    """`instant`, passing None through."""
     if value is None:
         return None
-    return to_ms(value, field=field)
+    return instant(value, field=field)
 
 
 def to_datetime(ms: int) -> datetime:
-    """The aware UTC datetime of epoch milliseconds `ms`."""
+    """The aware UTC datetime of epoch milliseconds `ms`; past the last instant (a boundary
+    computed beyond year 9999: `NEVER_MS`) it is the last datetime there is."""
+    if ms > LAST_MS:
+        return datetime.max.replace(tzinfo=UTC)
     return EPOCH + timedelta(milliseconds=ms)
 
 

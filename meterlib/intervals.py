@@ -3,6 +3,9 @@
 Boundary k of a grant is `add(anchor, interval, k × count)`, always computed from the anchor,
 never chained from the previous boundary: anchored on Jan 31 a monthly grant resets on
 Feb 28 (29), Mar 31, Apr 30. Locating the boundary around an instant is O(1).
+
+A boundary that would fall after 9999-12-31 is `NEVER_MS`: later than every instant meterlib
+accepts (a grant that reaches it simply never resets again), never an error.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from calendar import isleap
 from datetime import date
 from functools import lru_cache
 
-from meterlib.instants import to_datetime
+from meterlib.instants import NEVER_MS, to_datetime
 
 _FIXED_MS = {
     "minute": 60_000,
@@ -23,6 +26,7 @@ _DAY_MS = 86_400_000
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)  # by month number, common year
 _MONTHS = {"month": 1, "quarter": 3, "semi_annual": 6, "year": 12}
+_NEVER_DAY = NEVER_MS // _DAY_MS  # 10000-01-01, as an epoch day
 
 # Autumn's ordering weights: shorter periods drain first
 _ORDER_MINUTES = {
@@ -48,7 +52,7 @@ def add(t: int, interval: str, n: int) -> int:
     """`t` (epoch ms) plus n intervals, month arithmetic clamped to the month's last day."""
     fixed = _FIXED_MS.get(interval)
     if fixed is not None:
-        return t + fixed * n
+        return min(t + fixed * n, NEVER_MS)
     return add_months(t, _MONTHS[interval] * n)
 
 
@@ -59,7 +63,11 @@ def add_months(t: int, months: int) -> int:
     where dateutil's relativedelta costs ten times as much (tests compare the two).
     """
     days, in_day = divmod(t, _DAY_MS)
+    if days >= _NEVER_DAY:
+        return NEVER_MS
     target = _plus_months(date.fromordinal(_EPOCH_ORDINAL + days), months)
+    if target is None:
+        return NEVER_MS
     return (target.toordinal() - _EPOCH_ORDINAL) * _DAY_MS + in_day
 
 
@@ -74,18 +82,27 @@ def month_step_of_day(day: int, months: int) -> tuple[int, int]:
     31 all land on Feb 28): instants of those days keep their time of day, so after the step
     they are ordered by time of day, no longer by instant.
     """
+    if day >= _NEVER_DAY:
+        return _NEVER_DAY, day
     source = date.fromordinal(_EPOCH_ORDINAL + day)
     target = _plus_months(source, months)
+    if target is None:
+        return _NEVER_DAY, day
     target_day = target.toordinal() - _EPOCH_ORDINAL
     if target.day < _days_in_month(target.year, target.month):
         return target_day, day
     return target_day, day - (source.day - target.day)
 
 
-def _plus_months(start: date, months: int) -> date:
-    """`start` plus whole calendar months, clamped to the month's last day."""
+def _plus_months(start: date, months: int) -> date | None:
+    """`start` plus whole calendar months, clamped to the month's last day; None after year
+    9999 (and the first day there is before year 1)."""
     years, month0 = divmod(start.month - 1 + months, 12)
     year, month = start.year + years, month0 + 1
+    if year > 9999:
+        return None
+    if year < 1:
+        return date.min
     return date(year, month, min(start.day, _days_in_month(year, month)))
 
 
@@ -104,7 +121,7 @@ def boundary(anchor: int, interval: str, count: int, k: int) -> int:
     """Boundary number k of a grant anchored at `anchor`: `add(anchor, interval, count × k)`."""
     fixed = _FIXED_MS.get(interval)  # `add` spelled out: every catch-up asks this
     if fixed is not None:
-        return anchor + fixed * count * k
+        return min(anchor + fixed * count * k, NEVER_MS)
     return add_months(anchor, _MONTHS[interval] * count * k)
 
 

@@ -9,12 +9,13 @@ The calls live in one module per concern; this class puts them together.
 from __future__ import annotations
 
 from meterlib.ledger_catalogue import CatalogueCalls
+from meterlib.ledger_events import EventCalls
 from meterlib.ledger_grants import GrantCalls
 from meterlib.ledger_reads import ReadCalls
 from meterlib.ledger_usage import UsageCalls
 
 
-class Ledger(CatalogueCalls, GrantCalls, ReadCalls, UsageCalls):
+class Ledger(CatalogueCalls, GrantCalls, ReadCalls, UsageCalls, EventCalls):
     """Per-customer feature balances with Autumn's semantics, in-process.
 
     `Ledger(store, clock=...)`; the default store is a fresh MemoryStore and the default

@@ -46,7 +46,7 @@ class CatalogueCalls(LedgerCore):
     ) -> Feature:
         """Add a feature to the catalogue; AlreadyExists if the id is taken."""
         feature_id = validation.require_id(feature_id, "feature_id")
-        name = validation.optional_id(name, "name")
+        name = validation.optional_text(name, "name")
         kind = validation.feature_type(type)
         consumable = validation.flag(consumable, "consumable")
         names = validation.event_names(event_names)
@@ -97,8 +97,8 @@ class CatalogueCalls(LedgerCore):
     ) -> Customer:
         """The customer, created if it does not exist yet (an existing one is returned as is)."""
         customer_id = validation.require_id(customer_id, "customer_id")
-        name = validation.optional_id(name, "name")
-        email = validation.optional_id(email, "email")
+        name = validation.optional_text(name, "name")
+        email = validation.optional_text(email, "email")
         meta = validation.properties(metadata, "metadata")
         now = self._now()
         with self._tx(write=True) as (session, _):
@@ -138,8 +138,8 @@ class CatalogueCalls(LedgerCore):
         once if the balance is already at its threshold (the first such feature only).
         """
         customer_id = validation.require_id(customer_id, "customer_id")
-        name = validation.optional_id(name, "name")
-        email = validation.optional_id(email, "email")
+        name = validation.optional_text(name, "name")
+        email = validation.optional_text(email, "email")
         meta = None if metadata is None else validation.properties(metadata, "metadata")
         update = None if billing_controls is None else controls.validate(billing_controls)
         now = self._now()
@@ -205,7 +205,7 @@ class CatalogueCalls(LedgerCore):
         customer_id = validation.require_id(customer_id, "customer_id")
         entity_id = validation.require_id(entity_id, "entity_id")
         feature_id = validation.optional_id(feature_id, "feature_id")
-        name = validation.optional_id(name, "name")
+        name = validation.optional_text(name, "name")
         now = self._now()
         with self._tx(write=True) as (session, catalogue):
             self._customer(session, customer_id)

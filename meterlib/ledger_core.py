@@ -21,6 +21,7 @@ from meterlib.models import (
     Feature,
 )
 from meterlib.notifications import Callback, Notification, Notifier, Outbox
+from meterlib.quantity import exact_arithmetic
 from meterlib.recent_checks import RecentChecks
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
@@ -39,21 +40,28 @@ def _one_of(field: str, **aliases: object) -> object:
 class _Transaction:
     """`Ledger._tx`: the store's transaction, entered with the catalogue it sees.
 
-    A class rather than a generator context manager: it is entered on every call.
+    A class rather than a generator context manager: it is entered on every call. The call
+    computes in `quantity.WIDE`, where no amount inside meterlib's range is ever rounded.
     """
 
-    __slots__ = ("_inner", "_ledger")
+    __slots__ = ("_decimals", "_inner", "_ledger")
 
     def __init__(self, ledger: LedgerCore, write: bool) -> None:
         self._ledger = ledger
         self._inner = ledger.store.transaction(write=write)
+        self._decimals = exact_arithmetic()
 
     def __enter__(self) -> tuple[StoreSession, Catalogue]:
-        session = self._inner.__enter__()
+        self._decimals.__enter__()
+        try:
+            session = self._inner.__enter__()
+        except BaseException as exc:
+            self._decimals.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         try:
             return session, self._ledger._catalogue_of(session)
         except BaseException as exc:
-            self._inner.__exit__(type(exc), exc, exc.__traceback__)
+            self.__exit__(type(exc), exc, exc.__traceback__)
             raise
 
     def __exit__(
@@ -62,7 +70,10 @@ class _Transaction:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._inner.__exit__(exc_type, exc, tb)
+        try:
+            self._inner.__exit__(exc_type, exc, tb)
+        finally:
+            self._decimals.__exit__(exc_type, exc, tb)
 
 
 class LedgerCore:
@@ -80,8 +91,18 @@ class LedgerCore:
         if approve_topup is not None and not callable(approve_topup):
             raise InvalidRequest(
                 f"approve_topup: expected a callable taking a TopupRequest (received "
-                f"{approve_topup!r})",
+                f"{validation.shown(approve_topup)})",
                 field="approve_topup",
+            )
+        if clock is not None and not callable(clock):
+            raise InvalidRequest(
+                f"clock: expected a callable returning a datetime or epoch ms (received "
+                f"{validation.shown(clock)})",
+                field="clock",
+            )
+        if store is not None and not callable(getattr(store, "transaction", None)):
+            raise InvalidRequest(
+                f"store: expected a Store (received {validation.shown(store)})", field="store"
             )
         self.approve_topup = approve_topup
         self._notifier = Notifier()
@@ -103,6 +124,14 @@ class LedgerCore:
         """A Ledger over the store `url` names: "memory://" or "sqlite:///relative/path.db"."""
         from meterlib.stores.urls import open_store  # noqa: PLC0415  (optional backends)
 
+        if not isinstance(url, str):
+            raise InvalidRequest(
+                f"url: expected a store URL such as memory:// or sqlite:///meter.db (received "
+                f"{validation.shown(url)})",
+                field="url",
+            )
+        if url.strip():  # no file system or server takes NUL or a lone surrogate
+            validation.optional_text(url, "url")
         return cls(open_store(url), **settings)
 
     def close(self) -> None:

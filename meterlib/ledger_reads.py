@@ -83,12 +83,14 @@ class ReadCalls(LedgerCore):
         to now: live ones ("active") in feature and deduction order, then "expired" ones."""
         customer_id = validation.require_id(customer_id, "customer_id")
         entity_id = validation.optional_id(entity_id, "entity_id")
-        wanted = set(statuses)
-        if not wanted <= {"active", "expired"}:
+        given = list(statuses) if isinstance(statuses, list | tuple | set | frozenset) else None
+        if given is None or not all(s in ("active", "expired") for s in given):
             raise InvalidRequest(
-                f"statuses: expected some of 'active', 'expired' (received {sorted(wanted)})",
+                "statuses: expected a list of some of 'active', 'expired' (received "
+                f"{validation.shown(statuses)})",
                 field="statuses",
             )
+        wanted = set(given)
         now = self._now()
         with self._tx(write=False) as (session, catalogue):
             subject = self._read_subject(session, catalogue, customer_id, entity_id, now)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import partial
@@ -18,7 +17,6 @@ from meterlib.errors import (
     InvalidRequest,
     LockNotFound,
 )
-from meterlib.instants import optional_ms, to_datetime
 from meterlib.ledger_core import DAY_MS, LedgerCore
 from meterlib.models import (
     Feature,
@@ -32,13 +30,11 @@ from meterlib.recent_checks import CheckKey
 from meterlib.results import (
     CheckDetails,
     CheckResult,
-    Event,
-    EventPage,
     TrackResult,
 )
 from meterlib.stores.protocol import StoreSession
 from meterlib.subject import Catalogue, Subject
-from meterlib.tracking import TrackArgs, apply_track, parse_track, to_deduction, track_args
+from meterlib.tracking import TrackArgs, apply_track, parse_track, track_args
 
 
 def _answer(
@@ -85,6 +81,7 @@ class UsageCalls(LedgerCore):
     ) -> CheckResult:
         """May the subject use `required_balance` of the feature now? With `send_event` or
         `lock`, the amount is also deducted (all of it or nothing) in the same transaction.
+        A lock's `expires_at` must lie after now and at most 24 h ahead (`invalid_request`).
 
         A plain check writes nothing: unlike Autumn's, it never runs an auto top-up. Over a
         store with revisions (MemoryStore), one that nothing has changed since is answered
@@ -101,6 +98,13 @@ class UsageCalls(LedgerCore):
         if held is not None and held[1] is not None and held[1] > now + DAY_MS:
             raise InvalidRequest(
                 "Lock expires_at cannot be more than 1 day from now", code="invalid_request"
+            )
+        if held is not None and held[1] is not None and held[1] <= now:
+            raise InvalidRequest(
+                f"lock.expires_at: {held[1]} is not in the future (now is {now}): pass a later "
+                "instant, or none for a lock that waits for finalize",
+                code="invalid_request",
+                field="lock.expires_at",
             )
         if not send_event and held is None:
             # the plain check, in front of every gated request: a read, and nothing else
@@ -392,7 +396,8 @@ class UsageCalls(LedgerCore):
         lock_id = validation.require_id(lock_id, "lock_id")
         if action not in ("confirm", "release"):
             raise InvalidRequest(
-                f'action: expected "confirm" or "release" (received {action!r})', field="action"
+                f'action: expected "confirm" or "release" (received {validation.shown(action)})',
+                field="action",
             )
         override = validation.optional_quantity(override_value, "override_value")
         if override is not None and action == "release":
@@ -422,70 +427,3 @@ class UsageCalls(LedgerCore):
                 props if props is not None else lock.properties,
             )
             subject.save()
-
-    def events(
-        self,
-        customer_id: str | None = None,
-        *,
-        feature_id: str | None = None,
-        entity_id: str | None = None,
-        start: object = None,
-        end: object = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> EventPage:
-        """Recorded events, newest first, a page at a time (`start` inclusive, `end` exclusive)."""
-        customer_id = validation.optional_id(customer_id, "customer_id")
-        feature_id = validation.optional_id(feature_id, "feature_id")
-        entity_id = validation.optional_id(entity_id, "entity_id")
-        lower = optional_ms(start, field="start")
-        upper = optional_ms(end, field="end")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
-            raise InvalidRequest(
-                f"limit: must be a whole number >= 1 (received {limit!r})", field="limit"
-            )
-        before = None
-        if cursor is not None:
-            try:
-                stamp, seq = validation.require_id(cursor, "cursor").split(".")
-                before = (int(stamp), int(seq))
-            except ValueError:
-                raise InvalidRequest(
-                    f"cursor: {cursor!r} is not a cursor this ledger returned", field="cursor"
-                ) from None
-        with self._tx(write=False) as (session, catalogue):
-            if customer_id is not None:
-                self._customer(session, customer_id)
-            if feature_id is not None:
-                self._feature(catalogue, feature_id)
-            found = session.list_events(
-                customer_id=customer_id,
-                feature_id=feature_id,
-                entity_id=entity_id,
-                start=lower,
-                end=upper,
-                before=before,
-                limit=limit + 1,
-            )
-        page = found[:limit]
-        next_cursor = (
-            f"{page[-1].timestamp}.{page[-1].seq}" if len(found) > limit and page else None
-        )
-        return EventPage(
-            events=tuple(
-                Event(
-                    id=e.id,
-                    customer_id=e.customer_id,
-                    entity_id=e.entity_id,
-                    feature_id=e.feature_id,
-                    event_name=e.event_name,
-                    value=e.value,
-                    properties=copy.deepcopy(e.properties),
-                    timestamp=to_datetime(e.timestamp),
-                    idempotency_key=e.idempotency_key,
-                    deductions=tuple(to_deduction(d) for d in e.deductions),
-                )
-                for e in page
-            ),
-            next_cursor=next_cursor,
-        )

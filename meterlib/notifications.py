@@ -37,6 +37,7 @@ from attrs import frozen
 from meterlib.errors import InvalidRequest
 from meterlib.instants import to_ms
 from meterlib.quantity import to_json_number
+from meterlib.validation import shown
 
 LIMIT_REACHED = "balances.limit_reached"
 USAGE_ALERT = "balances.usage_alert_triggered"
@@ -108,18 +109,22 @@ def event_types(events: object) -> frozenset[str] | None:
     if isinstance(events, str) or not isinstance(events, Iterable):
         raise InvalidRequest(
             f"events: expected a list of notification types, e.g. [{LIMIT_REACHED!r}] "
-            f"(received {events!r})",
+            f"(received {shown(events)})",
             field="events",
         )
-    chosen = frozenset(events)
-    unknown = sorted(str(e) for e in chosen - set(EVENT_TYPES))
+    given = list(events)
+    unknown = sorted(
+        e if isinstance(e, str) else shown(e)
+        for e in given
+        if not isinstance(e, str) or e not in EVENT_TYPES
+    )
     if unknown:
         raise InvalidRequest(
             f"events: unknown notification types {unknown}; expected some of "
             f"{', '.join(EVENT_TYPES)}",
             field="events",
         )
-    return chosen
+    return frozenset(given)
 
 
 class Notifier:
@@ -134,7 +139,7 @@ class Notifier:
         """Register `callback` for `events` (None: every type); returns the unsubscriber."""
         if not callable(callback):
             raise InvalidRequest(
-                f"callback: expected a callable taking a Notification (received {callback!r})",
+                f"callback: expected a callable taking a Notification (received {shown(callback)})",
                 field="callback",
             )
         kinds = event_types(events)

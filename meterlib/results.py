@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from attrs import field, frozen
 
 from meterlib.instants import to_ms
-from meterlib.quantity import json_safe, to_json_number
+from meterlib.quantity import WIDE, json_safe, to_json_number
 
 
 def _ms(value: datetime | None) -> int | None:
@@ -396,4 +396,4 @@ class UsageWindow:
     @property
     def remaining(self) -> Decimal:
         """What the limit still lets through before its window ends (never below 0)."""
-        return max(Decimal(0), self.limit - self.usage)
+        return max(Decimal(0), WIDE.subtract(self.limit, self.usage))  # read outside a call

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import evolve
 
-from meterlib import resets
+from meterlib import limits, resets
 from meterlib.deduction import CAP, REJECT, Change, Entry, Outcome, deduct
 from meterlib.models import (
     Customer,
@@ -450,6 +450,6 @@ class Subject(View):
             and (old is None or old.balance != g.balance or old != g)
         ]
         if changed:
-            self.session.put_grants(changed)
+            self.session.put_grants(limits.within(changed, self.grants.values()))
         if self.deleted:
             self.session.delete_grants(self.deleted)

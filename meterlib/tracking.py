@@ -48,6 +48,8 @@ class TrackArgs(NamedTuple):
 
 def parse_track(item: Mapping[str, Any], now: int) -> TrackArgs:
     """Validate one batch item (a dict of `track`'s keyword arguments)."""
+    if not all(isinstance(key, str) for key in item):
+        raise InvalidRequest("track: argument names must be strings", field="items")
     unknown = set(item) - TRACK_KEYS
     if unknown:
         raise InvalidRequest(

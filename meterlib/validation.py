@@ -1,8 +1,13 @@
-"""Checking arguments at the API edge, before anything is read or written."""
+"""Checking arguments at the API edge, before anything is read or written.
+
+The limits (API.md "Limits at the edges") are kept here for ids and JSON-like arguments, in
+`quantity` for amounts and in `instants` for times; `limits` refuses results out of range.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
@@ -10,23 +15,88 @@ from typing import Any
 from meterlib.errors import InvalidRequest
 from meterlib.instants import optional_ms
 from meterlib.models import FEATURE_TYPES, INTERVALS, ONE_OFF, RolloverRule
-from meterlib.quantity import ZERO, to_quantity
+from meterlib.quantity import ZERO, in_range, to_quantity
 
 BEHAVIORS = ("cap", "overflow")
+ID_LENGTH = 256
+MAX_DEPTH = 32  # levels of a JSON-like argument; a flat dict is one
+MAX_INTERVAL_COUNT = 1000
+_ID_REFUSED = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")  # C0, DEL, lone surrogates
+_TEXT_REFUSED = re.compile("[\x00\ud800-\udfff]")  # what no store can keep in text
+
+
+def shown(value: object) -> str:
+    """A value for a message, cut short: the message must stay one readable line, and never
+    fail (a huge int has no str, a deep dict no repr)."""
+    if isinstance(value, int) and not -(10**40) < value < 10**40:
+        return "a huge int"
+    if value is not None and not isinstance(value, str | int | float | Decimal):
+        return f"a {type(value).__name__}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 def require_id(value: object, field: str) -> str:
-    """A non-empty string id."""
+    """An id: a non-empty str of at most 256 characters, valid Unicode (no lone surrogate),
+    no C0 control character and no DEL; else `InvalidRequest` (invalid_inputs)."""
+    # every call checks ids: the good case in one expression, the reason only when refusing
+    # (isprintable is false for every refused character, and for a few more that the
+    # pattern then lets through: other spaces, format characters, unassigned code points)
+    if (
+        type(value) is str
+        and len(value) <= ID_LENGTH
+        and (value.isprintable() or _ID_REFUSED.search(value) is None)
+        and value.strip()
+    ):
+        return value
+    text = _non_empty(value, field)
+    if len(text) > ID_LENGTH:
+        raise InvalidRequest(
+            f"{field}: at most {ID_LENGTH} characters (received {len(text)})", field=field
+        )
+    _refuse(
+        _ID_REFUSED,
+        text,
+        field,
+        "control characters (U+0000 to U+001F, U+007F) or lone surrogates",
+    )
+    return text
+
+
+def optional_id(value: object, field: str) -> str | None:
+    """None, or an id (`require_id`)."""
+    return None if value is None else require_id(value, field)
+
+
+def optional_text(value: object, field: str) -> str | None:
+    """None, or a non-empty free text (a name, an email): valid Unicode, no NUL."""
+    if value is None:
+        return None
+    text = _non_empty(value, field)
+    _check_text(text, field)
+    return text
+
+
+def _non_empty(value: object, field: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(
-            f"{field}: must be a non-empty string (received {value!r})", field=field
+            f"{field}: must be a non-empty string (received {shown(value)})", field=field
         )
     return value
 
 
-def optional_id(value: object, field: str) -> str | None:
-    """None, or a non-empty string id."""
-    return None if value is None else require_id(value, field)
+def _check_text(value: str, field: str) -> None:
+    _refuse(_TEXT_REFUSED, value, field, "NUL or lone surrogates")
+
+
+def _refuse(pattern: re.Pattern[str], value: str, field: str, what: str) -> None:
+    bad = pattern.search(value)
+    if bad is not None:
+        raise InvalidRequest(
+            f"{field}: must be valid Unicode without {what}; found U+{ord(bad.group()):04X} "
+            f"at {bad.start()}",
+            field=field,
+        )
 
 
 def optional_quantity(value: object, field: str) -> Decimal | None:
@@ -45,40 +115,74 @@ def non_negative(value: object, field: str) -> Decimal | None:
 def flag(value: object, field: str) -> bool:
     """A real bool (not 0/1, not a string)."""
     if not isinstance(value, bool):
-        raise InvalidRequest(f"{field}: must be true or false (received {value!r})", field=field)
+        raise InvalidRequest(
+            f"{field}: must be true or false (received {shown(value)})", field=field
+        )
     return value
 
 
 def properties(value: object, field: str = "properties") -> dict[str, Any]:
     """A JSON object (event properties, metadata): string keys, JSON values; None gives {}.
 
-    Checked here so that every store keeps exactly what it was given.
+    Checked here so that every store keeps exactly what it was given: at most 32 levels
+    deep, strings valid Unicode without NUL, numbers finite (whole ones below 10^18).
     """
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise InvalidRequest(f"{field}: must be an object with string keys", field=field)
-    return _json_value(value, field)  # type: ignore[no-any-return]
+    return _json_value(value, field, 1)  # type: ignore[no-any-return]
 
 
-def _json_value(value: object, path: str) -> Any:
-    if value is None or isinstance(value, str | bool | int | Decimal):
+def json_like(value: object, field: str) -> None:
+    """Refuse a JSON-like argument (`lock`, `billing_controls`, `reset`, ...) that is too
+    deep or holds what is not JSON, before any rule looks inside it. Values of other types
+    (a datetime for an instant) are left to the rule that reads them."""
+    if isinstance(value, Mapping | list | tuple):
+        _json_value(value, field, 1, strict=False)
+
+
+def _json_value(value: object, path: str, depth: int, *, strict: bool = True) -> Any:
+    # the depth is checked before going one level down: recursion stays within 32 frames
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        _check_text(value, path)
+        return value
+    if not strict and isinstance(value, int | float | Decimal):
+        return value  # a number is for the rule that reads it (an amount, an instant)
+    if isinstance(value, int | Decimal):
         if isinstance(value, Decimal) and not value.is_finite():
             raise InvalidRequest(f"{path}: must be a finite number", field=path)
+        if not in_range(Decimal(value) if isinstance(value, int) else value):
+            raise InvalidRequest(f"{path}: must be below 10^18 in magnitude", field=path)
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InvalidRequest(f"{path}: must be a finite number", field=path)
         return value
+    if isinstance(value, Mapping | list | tuple) and depth > MAX_DEPTH:
+        raise InvalidRequest(
+            f"{path}: nested too deep (at most {MAX_DEPTH} levels of objects and arrays)",
+            field=path,
+        )
     if isinstance(value, Mapping):
         out = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise InvalidRequest(f"{path}: keys must be strings (got {key!r})", field=path)
-            out[key] = _json_value(item, f"{path}.{key}")
+                raise InvalidRequest(
+                    f"{path}: keys must be strings (got {type(key).__name__})", field=path
+                )
+            _check_text(key, f"{path} key")
+            out[key] = _json_value(item, f"{path}.{key[:40]}", depth + 1, strict=strict)
         return out
     if isinstance(value, list | tuple):
-        return [_json_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [
+            _json_value(item, f"{path}[{i}]", depth + 1, strict=strict)
+            for i, item in enumerate(value)
+        ]
+    if not strict:
+        return value
     raise InvalidRequest(
         f"{path}: {type(value).__name__} is not a JSON value (use str, number, bool, None, "
         "list or dict)",
@@ -90,7 +194,7 @@ def interval(value: object, field: str = "interval") -> str:
     """One of Autumn's reset intervals, or "one_off"."""
     if value not in (*INTERVALS, ONE_OFF):
         raise InvalidRequest(
-            f"{field}: unknown interval {value!r}; expected one of "
+            f"{field}: unknown interval {shown(value)}; expected one of "
             f"{', '.join((*INTERVALS, ONE_OFF))}",
             field=field,
         )
@@ -108,6 +212,7 @@ def reset(value: object) -> tuple[str, int] | None:
             'reset: expected an interval name or {"interval": ..., "interval_count": ...}',
             field="reset",
         )
+    json_like(value, "reset")
     unknown = set(value) - {"interval", "interval_count"}
     if unknown:
         raise InvalidRequest(f"reset: unknown keys {sorted(unknown)}", field="reset")
@@ -116,9 +221,10 @@ def reset(value: object) -> tuple[str, int] | None:
     if count is None:
         count = 1
     amount = to_quantity(count, field="reset.interval_count")
-    if amount != amount.to_integral_value() or amount < 1:
+    if amount != amount.to_integral_value() or not 1 <= amount <= MAX_INTERVAL_COUNT:
         raise InvalidRequest(
-            f"reset.interval_count: must be a whole number >= 1 (received {count!r})",
+            f"reset.interval_count: must be a whole number from 1 to {MAX_INTERVAL_COUNT} "
+            f"(received {shown(count)})",
             field="reset.interval_count",
         )
     return name, int(amount)
@@ -130,13 +236,14 @@ def rollover(value: object) -> RolloverRule | None:
         return None
     if not isinstance(value, Mapping):
         raise InvalidRequest("rollover: expected an object", field="rollover")
+    json_like(value, "rollover")
     unknown = set(value) - {"max", "max_percentage", "length", "duration"}
     if unknown:
         raise InvalidRequest(f"rollover: unknown keys {sorted(unknown)}", field="rollover")
     duration = value.get("duration") or "month"
     if duration not in ("month", "forever"):
         raise InvalidRequest(
-            f'rollover.duration: expected "month" or "forever" (received {duration!r})',
+            f'rollover.duration: expected "month" or "forever" (received {shown(duration)})',
             field="rollover.duration",
         )
     cap = optional_quantity(value.get("max"), "rollover.max")
@@ -154,7 +261,7 @@ def rollover(value: object) -> RolloverRule | None:
         amount = to_quantity(raw, field="rollover.length")
         if amount != amount.to_integral_value() or amount < 1:
             raise InvalidRequest(
-                f"rollover.length: must be a whole number of months >= 1 (received {raw!r})",
+                f"rollover.length: must be a whole number of months >= 1 (received {shown(raw)})",
                 field="rollover.length",
             )
         length = int(amount)
@@ -165,7 +272,8 @@ def feature_type(value: object) -> str:
     """One of the feature types meterlib knows."""
     if value not in FEATURE_TYPES:
         raise InvalidRequest(
-            f"type: unknown feature type {value!r}; expected one of {', '.join(FEATURE_TYPES)}",
+            f"type: unknown feature type {shown(value)}; expected one of "
+            f"{', '.join(FEATURE_TYPES)}",
             field="type",
         )
     return str(value)
@@ -180,6 +288,7 @@ def credit_schema(value: object) -> dict[str, Decimal] | None:
             "credit_schema: expected a non-empty {metered_feature_id: credit_cost} mapping",
             field="credit_schema",
         )
+    json_like(value, "credit_schema")
     schema: dict[str, Decimal] = {}
     for key, cost in value.items():
         member = require_id(key, "credit_schema key")
@@ -204,7 +313,7 @@ def behavior(value: object) -> str:
     """`overage_behavior`: "cap" or "overflow"."""
     if value not in BEHAVIORS:
         raise InvalidRequest(
-            f'overage_behavior: expected "cap" or "overflow" (received {value!r})',
+            f'overage_behavior: expected "cap" or "overflow" (received {shown(value)})',
             field="overage_behavior",
         )
     return str(value)
@@ -216,6 +325,7 @@ def lock(value: object) -> tuple[str, int | None] | None:
         return None
     if not isinstance(value, Mapping):
         raise InvalidRequest('lock: expected {"lock_id": ..., "expires_at": ...}', field="lock")
+    json_like(value, "lock")
     unknown = set(value) - {"lock_id", "expires_at", "enabled", "overage_behavior"}
     if unknown:
         raise InvalidRequest(f"lock: unknown keys {sorted(unknown)}", field="lock")

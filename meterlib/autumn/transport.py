@@ -13,6 +13,7 @@ A bad request is never a 5xx: on `check` and `track` the SDK turns a 5xx into `a
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +65,12 @@ class AutumnTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     def answer(
         self, method: str, path: str, content: bytes, headers: httpx.Headers | dict[str, str]
     ) -> tuple[int, Any]:
-        """The status and JSON payload for one request, without httpx objects around them."""
+        """The status and JSON payload for one request, without httpx objects around them.
+
+        Whatever the request holds, the answer is a response: a caller's mistake is a 4xx and
+        a `StoreError` a 500. A bug (an exception that is no `MeterError`) is not turned into
+        a 5xx: it propagates, as the SDK would otherwise fail open and allow on `check`.
+        """
         match = _OPERATION.search(path)
         operation = match.group(1) if match else ""
         operation = _ALIASES.get(operation, operation)
@@ -77,14 +83,13 @@ class AutumnTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             return _error(405, "method_not_allowed", f"{path} takes POST, not {method}")
         given = httpx.Headers(headers)
         key = given.get("idempotency-key")
-        call = Call(
-            ledger=self.ledger,
-            body=None,
-            now=read_clock(self.ledger.clock),
-            api_version=given.get("x-api-version"),
-        )
         try:
-            call.body = parse_json(content)
+            call = Call(
+                ledger=self.ledger,
+                body=parse_json(content),
+                now=read_clock(self.ledger.clock),
+                api_version=given.get("x-api-version"),
+            )
             if key:
                 self.ledger.claim_idempotency_key(key)
         except MeterError as exc:
@@ -96,9 +101,11 @@ class AutumnTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
             status, code = status_and_code(exc, call.subject)
             if key and status != 409:
                 # as Autumn: a failed request frees its key, so a retry runs (and fails) again
-                self.ledger.release_idempotency_key(key)
+                with contextlib.suppress(MeterError):
+                    self.ledger.release_idempotency_key(key)
             return _error(status, code, str(exc))
         except Exception:
             if key:
-                self.ledger.release_idempotency_key(key)
+                with contextlib.suppress(Exception):
+                    self.ledger.release_idempotency_key(key)
             raise

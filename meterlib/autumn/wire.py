@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, NoReturn
 
 from meterlib.errors import InvalidRequest
+from meterlib.quantity import ExactNumber
+from meterlib.validation import MAX_DEPTH
 
 _ABSENT = object()
 _JSON_TYPES = {
@@ -52,11 +54,55 @@ def parse_json(content: bytes) -> Any:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         invalid("body", f"is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})")
+    except RecursionError:
+        invalid("body", f"is nested too deep (at most {MAX_DEPTH} levels of objects and arrays)")
+    except ValueError:  # an integer of more digits than Python converts (4300)
+        invalid("body", "holds a number too long to read (amounts are below 10^18)")
 
 
 def encode(payload: object) -> bytes:
-    """Compact JSON; refuses NaN and infinities rather than emit tokens JSON does not have."""
+    """Compact JSON; refuses NaN and infinities rather than emit tokens JSON does not have.
+
+    Amounts a float cannot hold (`ExactNumber`) are written as their exact decimal text; any
+    other payload is json.dumps' own bytes.
+    """
+    if _holds_exact(payload):
+        return "".join(_exact_parts(payload)).encode("utf-8")
     return json.dumps(payload, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def _holds_exact(payload: object) -> bool:
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.values())
+        elif isinstance(value, list | tuple):
+            pending.extend(value)
+        elif isinstance(value, ExactNumber):
+            return True
+    return False
+
+
+def _exact_parts(value: object) -> Iterator[str]:
+    # payloads are at most a few levels deeper than the 32 an argument may have
+    if isinstance(value, ExactNumber):
+        yield value.text
+    elif isinstance(value, dict):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ("," if i else "") + json.dumps(str(key)) + ":"
+            yield from _exact_parts(item)
+        yield "}"
+    elif isinstance(value, list | tuple):
+        yield "["
+        for i, item in enumerate(value):
+            if i:
+                yield ","
+            yield from _exact_parts(item)
+        yield "]"
+    else:
+        yield json.dumps(value, allow_nan=False)
 
 
 class Body:
