@@ -4,7 +4,6 @@ document on stdout under `--json`, and the ledger file unchanged after a refusal
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meterlib.cli import cli
-from meterlib.errors import InvalidRequest
-from meterlib.ledger import Ledger
 
 GOOD_IDS = ["acme", "messages", "seat-1", "grant_1", "l1", "credits"]
 IDS = [*GOOD_IDS, "", " ", "-", "a b", "ü-ñ-日本", "'", '"', "%s", "a\u2028b", "null", "x" * 256]
@@ -280,42 +277,21 @@ LIMIT_CASES = [
 ]
 
 
-def limits_enforced() -> bool:
-    """Whether the library refuses out-of-range values yet (or METERLIB_LIMIT_TESTS=1)."""
-    if os.environ.get("METERLIB_LIMIT_TESTS") == "1":
-        return True
-    try:
-        Ledger().create("a", "f", included=10**20)
-    except InvalidRequest:
-        return True
-    return False
-
-
-needs_limits = pytest.mark.skipif(
-    not limits_enforced(),
-    reason="runs once the library enforces API.md's limits (METERLIB_LIMIT_TESTS=1 forces it)",
-)
-
-
-@needs_limits
 @pytest.mark.parametrize("args", LIMIT_CASES, ids=lambda a: " ".join(a)[:60])
-def test_out_of_range_values_are_one_line_once_limits_are_enforced(
-    ledger_file: Path, args: list[str]
-) -> None:
+def test_out_of_range_values_are_one_line(ledger_file: Path, args: list[str]) -> None:
     """Each value beyond API.md's limits is exit 2, one line, JSON error, ledger unchanged."""
     for as_json in (False, True):
         result = check_invocation(ledger_file, str(ledger_file), args, as_json=as_json)
         assert result.exit_code == 2, (args, result.output)
 
 
-@needs_limits
 @settings(
     max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(data=st.data(), as_json=st.booleans())
-def test_hostile_arguments_beyond_limits_once_limits_are_enforced(
+def test_hostile_arguments_beyond_limits(
     ledger_file: Path, data: st.DataObject, *, as_json: bool
 ) -> None:
     """The property above, with values beyond the limits mixed into every kind."""
