@@ -1,0 +1,205 @@
+"""Mutation testing of the pure rule modules with mutmut; writes tools/mutation_report.md.
+
+    pip install -e '.[mutation]'
+    python tools/mutation.py                 # every module, one after the other
+    python tools/mutation.py deduction views # some modules; the report keeps the others' last run
+
+Not part of the default test run: a full run takes tens of minutes of CPU. Each module is mutated
+in its own copy of the project (under --workdir), against only the unit tests that exercise it,
+on the MemoryStore alone (the rules are the same on every store; the stores have their own suite).
+A surviving mutant is either killed by a new test or listed in tools/mutation_equivalents.toml
+with the reason it cannot change behaviour. The exit status is 1 while any survivor is unexplained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.toml"
+REPORT = ROOT / "tools" / "mutation_report.md"
+
+LEDGER = "tests/ledger"
+CONTROLS = "tests/controls"
+# module -> the tests that exercise it (mutmut then runs, per mutant, those that reach its function)
+MODULES: dict[str, list[str]] = {
+    "ordering": [LEDGER],
+    "deduction": [LEDGER, "tests/controls/test_controls_windows.py"],
+    "resets": ["tests/test_resets.py", "tests/test_resets_lots.py", f"{LEDGER}/test_rollovers.py"],
+    "resets_lots": ["tests/test_resets_lots.py", f"{LEDGER}/test_rollovers.py"],
+    "intervals": ["tests/test_intervals.py", "tests/test_resets.py"],
+    "checking": [f"{LEDGER}/test_check.py", f"{LEDGER}/test_locks.py", CONTROLS],
+    "views": [LEDGER],
+    "windows": [CONTROLS],
+    "alerts": [CONTROLS],
+}
+# one store is enough for rules; hypothesis keeps its own example budget
+PYTEST_ARGS = ["-k", "not sqlite and not postgres", "-x", "-q"]
+OUTCOMES = ("killed", "survived", "equivalent", "no tests", "timeout", "suspicious", "other")
+
+
+def describe(name: str, diff: str) -> str:
+    """A mutant's stable key: its function and the lines it changes, not their numbers."""
+    function = re.sub(r"__mutmut_\d+$", "", name.rsplit(".", 1)[-1])
+    function = function.removeprefix("x_").removeprefix("x").replace("ǁ", ".").strip(".")
+    removed, added = [], []
+    for line in diff.splitlines():
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("-"):
+            removed.append(" ".join(line[1:].split()))
+        elif line.startswith("+"):
+            added.append(" ".join(line[1:].split()))
+    return f"{function}: {' / '.join(removed)} -> {' / '.join(added)}"
+
+
+def mutmut(workdir: Path, *args: str, log: Path | None = None) -> str:
+    command = [sys.executable, "-m", "mutmut", *args]
+    if log is None:
+        done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=True)
+        return done.stdout
+    with log.open("w") as out:
+        subprocess.run(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, check=True)
+    return ""
+
+
+def prepare(module: str, workdir: Path) -> None:
+    """A copy of the project whose pyproject tells mutmut what to mutate and which tests to run."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.db*", ".hypothesis")
+    shutil.copytree(ROOT / "meterlib", workdir / "meterlib", ignore=ignore)
+    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+    settings = {
+        "source_paths": ["meterlib"],
+        "only_mutate": [f"meterlib/{module}.py"],
+        "pytest_add_cli_args": PYTEST_ARGS,
+        "pytest_add_cli_args_test_selection": MODULES[module],
+        "use_git_change_detection": False,
+        "process_isolation": "forkserver",  # no worker inherits a process that already ran tests
+    }
+    section = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (workdir / "pyproject.toml").write_text(f"{pyproject}\n[tool.mutmut]\n{section}\n")
+
+
+def run_module(module: str, workdir: Path, children: int) -> dict[str, object]:
+    """Mutate one module; its mutants' outcomes with the description of every non-killed one."""
+    prepare(module, workdir)
+    mutmut(workdir, "run", "--max-children", str(children), log=workdir / "run.log")
+    mutants: dict[str, dict[str, str]] = {}
+    for line in mutmut(workdir, "results", "--all", "true").splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if not name.startswith(f"meterlib.{module}."):
+            continue
+        entry = {"status": status}
+        if status != "killed":
+            shown = mutmut(workdir, "show", name)
+            entry["diff"] = shown.split("\n", 1)[1] if "\n" in shown else shown
+            entry["key"] = describe(name, entry["diff"])
+        mutants[name] = entry
+    return {"module": module, "mutants": mutants}
+
+
+def load_equivalents() -> dict[tuple[str, str], str]:
+    data = tomllib.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
+    return {(e["module"], e["mutant"]): e["reason"] for e in data.get("equivalent", [])}
+
+
+def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, str], str]) -> str:
+    lines = [
+        "# Mutation report",
+        "",
+        "Written by `python tools/mutation.py` (mutmut, one module at a time, against the",
+        "unit tests listed in its MODULES, MemoryStore only). Equivalent mutants and their",
+        "reasons live in `tools/mutation_equivalents.toml`, keyed by function and changed text.",
+        "",
+        "| module | mutants | killed | survived | equivalent | no tests | timeout | other |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    unexplained: list[str] = []
+    explained: list[str] = []
+    used: set[tuple[str, str]] = set()
+    for module in MODULES:
+        result = results.get(module)
+        if result is None:
+            lines.append(f"| {module} | not run | | | | | | |")
+            continue
+        counts: Counter[str] = Counter()
+        mutants: dict[str, dict[str, str]] = result["mutants"]  # type: ignore[assignment]
+        for name, entry in sorted(mutants.items(), key=lambda item: natural(item[0])):
+            status = entry["status"]
+            if status == "killed":
+                counts["killed"] += 1
+                continue
+            key = (module, entry["key"])
+            if status == "survived" and key in equivalents:
+                used.add(key)
+                counts["equivalent"] += 1
+                explained.append(f"- `{module}` — `{entry['key']}`: {equivalents[key]}")
+                continue
+            counts[status if status in OUTCOMES else "other"] += 1
+            unexplained.append(f"- `{name}` ({status}): `{entry['key']}`")
+        total = sum(counts.values())
+        cells = [counts[o] for o in ("killed", "survived", "equivalent", "no tests", "timeout")]
+        other = counts["suspicious"] + counts["other"]
+        lines.append(f"| {module} | {total} | " + " | ".join(map(str, [*cells, other])) + " |")
+    lines += ["", "## Unexplained survivors", ""]
+    lines += unexplained or ["None."]
+    lines += ["", "## Equivalent mutants (survive by construction)", ""]
+    lines += explained or ["None."]
+    stale = sorted(k for k in equivalents if k not in used and k[0] in results)
+    if stale:
+        lines += ["", "## Listed as equivalent but no longer surviving (remove them)", ""]
+        lines += [f"- `{module}` — `{mutant}`" for module, mutant in stale]
+    return "\n".join(lines) + "\n"
+
+
+def natural(name: str) -> tuple[str, int]:
+    head, _, number = name.rpartition("__mutmut_")
+    return (head, int(number) if number.isdigit() else 0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("modules", nargs="*", help=f"some of {', '.join(MODULES)} (default all)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/meterlib-mutation"))
+    parser.add_argument("--children", type=int, default=1, help="parallel mutants (default 1)")
+    parser.add_argument("--report-only", action="store_true", help="re-render from the last runs")
+    args = parser.parse_args()
+    modules = args.modules or list(MODULES)
+    unknown = set(modules) - set(MODULES)
+    if unknown:
+        parser.error(f"unknown modules {sorted(unknown)}; choose among {list(MODULES)}")
+    saved = ROOT / "tools" / "mutation_results.json"
+    results: dict[str, dict[str, object]] = json.loads(saved.read_text()) if saved.exists() else {}
+    if not args.report_only:
+        for module in modules:
+            print(f"== {module}", flush=True)
+            results[module] = run_module(module, args.workdir / module, args.children)
+            saved.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    equivalents = load_equivalents()
+    REPORT.write_text(render(results, equivalents))
+    print(REPORT.read_text())
+    survivors = sum(
+        1
+        for result in results.values()
+        for entry in result["mutants"].values()  # type: ignore[attr-defined]
+        if entry["status"] != "killed" and (result["module"], entry.get("key")) not in equivalents
+    )
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
