@@ -131,6 +131,9 @@ def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, s
         "unit tests listed in its MODULES, MemoryStore only). Equivalent mutants and their",
         "reasons live in `tools/mutation_equivalents.toml`, keyed by function and changed text.",
         "",
+        "A timeout (the tests hung on the mutant) counts as caught; every other mutant that",
+        "no test failed on is either listed as equivalent below or an unexplained survivor.",
+        "",
         "| module | mutants | killed | survived | equivalent | no tests | timeout | other |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -156,7 +159,8 @@ def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, s
                 explained.append(f"- `{module}` — `{entry['key']}`: {equivalents[key]}")
                 continue
             counts[status if status in OUTCOMES else "other"] += 1
-            unexplained.append(f"- `{name}` ({status}): `{entry['key']}`")
+            if status != "timeout":  # a mutant that makes the tests hang is caught
+                unexplained.append(f"- `{name}` ({status}): `{entry['key']}`")
         total = sum(counts.values())
         cells = [counts[o] for o in ("killed", "survived", "equivalent", "no tests", "timeout")]
         other = counts["suspicious"] + counts["other"]
@@ -183,6 +187,7 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/meterlib-mutation"))
     parser.add_argument("--children", type=int, default=1, help="parallel mutants (default 1)")
     parser.add_argument("--report-only", action="store_true", help="re-render from the last runs")
+    parser.add_argument("--propose", action="store_true", help="print survivors as TOML stanzas")
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
     unknown = set(modules) - set(MODULES)
@@ -198,12 +203,16 @@ def main() -> int:
     equivalents = load_equivalents()
     REPORT.write_text(render(results, equivalents))
     print(REPORT.read_text())
-    survivors = sum(
-        1
+    survivors = [
+        (result["module"], entry["key"])
         for result in results.values()
         for entry in result["mutants"].values()  # type: ignore[attr-defined]
-        if entry["status"] != "killed" and (result["module"], entry.get("key")) not in equivalents
-    )
+        if entry["status"] not in ("killed", "timeout")
+        and (result["module"], entry["key"]) not in equivalents
+    ]
+    if args.propose:  # stanzas to paste into the equivalents file, reasons to be written
+        for module, key in survivors:
+            print(f'[[equivalent]]\nmodule = "{module}"\nmutant = {json.dumps(key)}\nreason = ""\n')
     return 1 if survivors else 0
 
 

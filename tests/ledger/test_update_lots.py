@@ -59,3 +59,8 @@ def test_decrease_over_two_lots(lot_of_30: Ledger, clock: ManualClock) -> None:
 def test_decrease_beyond_everything(lot_of_30: Ledger) -> None:
     """-200: lot to 0, the main balance below 0 (update has no floor), never the lot."""
     assert state(lot_of_30.update("c1", "messages", add_to_balance=-200)) == ([D(0)], [D(-70)])
+
+
+def test_decrease_by_one(lot_of_30: Ledger) -> None:
+    """-1 (the smallest step) comes off the lot too."""
+    assert state(lot_of_30.update("c1", "messages", add_to_balance=-1)) == ([D(29)], [D(100)])
