@@ -102,6 +102,16 @@ class TestTrack:
         assert drafts.remaining == D(0)
         assert credits(pool).remaining == D(100)
 
+    def test_lot_comes_before_the_own_grant(self, with_lot: Ledger) -> None:
+        """Rollovers are drained before any main balance, so the pool's lot is reached first
+        and ends the deduction as free: the member's own grant is not drawn on either."""
+        with_lot.create("c1", "drafts", included=3)
+        with_lot.track("c1", "drafts", value=5)
+        drafts = with_lot.balance("c1", "drafts")
+        assert drafts is not None
+        assert drafts.remaining == D(3)
+        assert (credits(with_lot).remaining, lots(with_lot)) == (D(140), [D(40)])
+
     def test_paid_member_still_pays(self, with_lot: Ledger) -> None:
         """Beside a free member a paid one drains the lot first, then the balance."""
         with_lot.track("c1", "drafts", value=5)

@@ -75,3 +75,18 @@ def test_credit_lot_unwinds_in_credits(ledger: Ledger, clock: ManualClock) -> No
     b = ledger.balance("c1", "credits")
     assert b is not None
     assert ([r.balance for r in b.rollovers], b.remaining) == ([D(20)], D(120))
+
+
+def test_track_one_comes_off_the_lot(lot_of_30: Ledger) -> None:
+    """The smallest track, 1, is taken from the lot too."""
+    lot_of_30.track("c1", "messages", value=1)
+    assert state(lot_of_30) == ([D(29)], [D(100)])
+
+
+def test_unlimited_pool_records_credits(ledger: Ledger) -> None:
+    """An unlimited credit pool absorbs the track; its deduction is in credits (5 x 2)."""
+    ledger.create_feature("requests")
+    ledger.create_feature("credits", type="credit_system", credit_schema={"requests": 2})
+    ledger.create("c1", "credits", unlimited=True, balance_id="pool")
+    result = ledger.track("c1", "requests", value=5)
+    assert [(d.balance_id, d.value) for d in result.deductions] == [("pool", D(10))]
