@@ -90,3 +90,12 @@ def test_unlimited_pool_records_credits(ledger: Ledger) -> None:
     ledger.create("c1", "credits", unlimited=True, balance_id="pool")
     result = ledger.track("c1", "requests", value=5)
     assert [(d.balance_id, d.value) for d in result.deductions] == [("pool", D(10))]
+
+
+def test_one_unit_carries_to_the_next_lot(lot_of_30: Ledger, clock: ManualClock) -> None:
+    """Lots of 30 and 100: a track of 31 empties the first and takes the last 1 from the
+    second, not from the main balance."""
+    clock.set(datetime(2025, 5, 10, 12, tzinfo=UTC))
+    assert state(lot_of_30) == ([D(30), D(100)], [D(100)])
+    lot_of_30.track("c1", "messages", value=31)
+    assert state(lot_of_30) == ([D(0), D(99)], [D(100)])
