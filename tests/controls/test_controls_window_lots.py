@@ -79,3 +79,32 @@ def test_credit_window_leaves_other_features(ledger: Ledger) -> None:
     requests = ledger.balance("c1", "requests")
     assert requests is not None
     assert requests.remaining == D(2)
+
+
+def test_credit_window_counts_across_the_pool(ledger: Ledger) -> None:
+    """A window of 10 credits over grants of 5 (monthly, drained first) and 100: 10 requests
+    (20 credits) take 5 and 5, no more."""
+    ledger.create_feature("requests")
+    ledger.create_feature("credits", type="credit_system", credit_schema={"requests": 2})
+    ledger.create("c1", "credits", included=5, reset="month", balance_id="monthly")
+    ledger.create("c1", "credits", included=100, balance_id="lifetime")
+    limit(ledger, "credits", 10)
+    ledger.track("c1", "requests", value=10)
+    b = ledger.balance("c1", "credits")
+    assert b is not None
+    assert {i.id: i.remaining for i in b.breakdown} == {"monthly": D(0), "lifetime": D(95)}
+
+
+@pytest.mark.parametrize("feature_id", ["messages", "credits"])
+def test_window_limits_overage(ledger: Ledger, feature_id: str) -> None:
+    """A window of 10 over a grant of 5 that allows overage: a track of 20 uses 10 (5 of
+    them overage), for a metered feature as for a credit system's own grant."""
+    if feature_id == "credits":
+        ledger.create_feature("requests")
+        ledger.create_feature("credits", type="credit_system", credit_schema={"requests": 1})
+    ledger.create("c1", feature_id, included=5, overage_allowed=True)
+    limit(ledger, feature_id, 10)
+    ledger.track("c1", "requests" if feature_id == "credits" else feature_id, value=20)
+    b = ledger.balance("c1", feature_id)
+    assert b is not None
+    assert b.usage == D(10)
