@@ -99,3 +99,18 @@ def test_one_unit_carries_to_the_next_lot(lot_of_30: Ledger, clock: ManualClock)
     assert state(lot_of_30) == ([D(30), D(100)], [D(100)])
     lot_of_30.track("c1", "messages", value=31)
     assert state(lot_of_30) == ([D(0), D(99)], [D(100)])
+
+
+@pytest.mark.parametrize(("confirmed", "usage"), [(None, 8), (6, 6), (0, 0)])
+def test_lock_into_overage(ledger: Ledger, confirmed: int | None, usage: int) -> None:
+    """A lock of 8 on a grant of 5 that allows overage holds 5 + 3 overage; confirming 6
+    gives back 2 of the overage first (a part of that item), a release all of it."""
+    ledger.create("c1", "messages", included=5, overage_allowed=True)
+    assert ledger.check("c1", "messages", required_balance=8, lock={"lock_id": "l1"}).allowed
+    if confirmed == 0:
+        ledger.finalize("l1", action="release")
+    else:
+        ledger.finalize("l1", override_value=confirmed)
+    b = ledger.balance("c1", "messages")
+    assert b is not None
+    assert b.usage == D(usage)
