@@ -110,13 +110,19 @@ def test_window_limits_overage(ledger: Ledger, feature_id: str) -> None:
     assert b.usage == D(10)
 
 
-def test_window_shared_by_two_overage_rows(ledger: Ledger) -> None:
+@pytest.mark.parametrize("feature_id", ["messages", "credits"])
+def test_window_shared_by_two_overage_rows(ledger: Ledger, feature_id: str) -> None:
     """A window of 10 over two empty grants that allow overage, the first down to -1 only:
     a track of 20 takes 1 from the first and the 9 left in the window from the second."""
-    ledger.create("c1", "messages", included=0, overage_allowed=True, max_purchase=1)
-    ledger.create("c1", "messages", included=0, overage_allowed=True)
-    limit(ledger, "messages", 10)
-    ledger.track("c1", "messages", value=20)
-    b = ledger.balance("c1", "messages")
+    tracked = feature_id
+    if feature_id == "credits":
+        ledger.create_feature("requests")
+        ledger.create_feature("credits", type="credit_system", credit_schema={"requests": 1})
+        tracked = "requests"
+    ledger.create("c1", feature_id, included=0, overage_allowed=True, max_purchase=1)
+    ledger.create("c1", feature_id, included=0, overage_allowed=True)
+    limit(ledger, feature_id, 10)
+    ledger.track("c1", tracked, value=20)
+    b = ledger.balance("c1", feature_id)
     assert b is not None
     assert [i.usage for i in b.breakdown] == [D(1), D(9)]

@@ -1,4 +1,5 @@
-"""update(add_to_balance < 0) drains rollover lots first, never below zero (lifecycle §7.5).
+"""update(add_to_balance < 0) drains rollover lots first, never below zero (lifecycle §7.5),
+then floors main rows at 0 in order; what is left lands on the first row.
 
 Every test runs over every store, on a ManualClock moved to 2025-03-10 12:00 UTC so that
 monthly boundaries fall on the 10th.
@@ -64,3 +65,25 @@ def test_decrease_beyond_everything(lot_of_30: Ledger) -> None:
 def test_decrease_by_one(lot_of_30: Ledger) -> None:
     """-1 (the smallest step) comes off the lot too."""
     assert state(lot_of_30.update("c1", "messages", add_to_balance=-1)) == ([D(29)], [D(100)])
+
+
+def test_one_unit_carries_to_the_next_lot(lot_of_30: Ledger, clock: ManualClock) -> None:
+    """Lots of 30 and 100: -31 empties the first and takes the last 1 from the second."""
+    clock.set(MAY)
+    b = lot_of_30.update("c1", "messages", add_to_balance=-31)
+    assert state(b) == ([D(0), D(99)], [D(100)])
+
+
+def rows(b: Balance | None) -> list[Decimal]:
+    assert b is not None
+    return [i.included_grant - i.usage for i in b.breakdown]
+
+
+def test_decreases_across_main_rows(ledger: Ledger) -> None:
+    """Rows A 10 and B 10 (no lots): -11 floors A at 0 and takes 1 from B; a further -1
+    skips A (at 0) for B; -9 more leaves exactly 1 beyond everything, which lands on A."""
+    ledger.create("c1", "messages", included=10, balance_id="A")
+    ledger.create("c1", "messages", included=10, balance_id="B")
+    assert rows(ledger.update("c1", "messages", add_to_balance=-11)) == [D(0), D(9)]
+    assert rows(ledger.update("c1", "messages", add_to_balance=-1)) == [D(0), D(8)]
+    assert rows(ledger.update("c1", "messages", add_to_balance=-9)) == [D(-1), D(0)]
