@@ -79,6 +79,11 @@ def test_credit_window_leaves_other_features(ledger: Ledger) -> None:
     requests = ledger.balance("c1", "requests")
     assert requests is not None
     assert requests.remaining == D(2)
+    ledger.track("c1", "requests", value=2)  # the own grant's last 2
+    ledger.track("c1", "requests", value=1)  # the dry own grant gives 0, the window 1 credit
+    requests, credits = ledger.balance("c1", "requests"), ledger.balance("c1", "credits")
+    assert requests is not None and credits is not None
+    assert (requests.remaining, credits.remaining) == (D(0), D(99))
 
 
 def test_credit_window_counts_across_the_pool(ledger: Ledger) -> None:
