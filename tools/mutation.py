@@ -35,9 +35,9 @@ C = "tests/controls/test_controls_"
 MODULES: dict[str, list[str]] = {
     "deduction": [
         *(f"{L}{name}.py" for name in ("track", "rollovers", "update_delete", "update_lots")),
-        *(f"{L}{name}.py" for name in ("locks", "free_members", "check")),
-        f"{C}windows.py",
-        f"{C}spend.py",
+        *(f"{L}{name}.py" for name in ("locks", "free_members", "check", "expiry_order")),
+        f"{L}lot_changes.py",
+        *(f"{C}{name}.py" for name in ("windows", "window_lots", "spend")),
     ],
     "ordering": [f"{L}{name}.py" for name in ("track", "expiry_order", "expiry", "rollovers")],
     "checking": [f"{L}check.py", f"{L}locks.py", f"{L}free_members.py", "tests/controls"],
@@ -45,7 +45,10 @@ MODULES: dict[str, list[str]] = {
     "resets": ["tests/test_resets.py", "tests/test_resets_lots.py", f"{L}rollovers.py"],
     "intervals": ["tests/test_intervals.py", "tests/test_resets.py"],
     "views": [f"{L}{name}.py" for name in ("create", "check", "track", "rollovers", "expiry")],
-    "windows": [f"{C}windows.py", "tests/controls/test_usage_limit_reads.py", f"{C}spend.py"],
+    "windows": [
+        *(f"{C}{name}.py" for name in ("windows", "window_lots", "spend")),
+        "tests/controls/test_usage_limit_reads.py",
+    ],
     "alerts": [f"{C}notifications.py", f"{C}topups.py"],
 }
 # one store is enough for rules; hypothesis keeps its own example budget
@@ -54,18 +57,22 @@ OUTCOMES = ("killed", "survived", "equivalent", "no tests", "timeout", "suspicio
 
 
 def describe(name: str, diff: str) -> str:
-    """A mutant's stable key: its function and the lines it changes, not their numbers."""
+    """A mutant's stable key: its function, the code line before the change (the same change
+    can be made in two places) and the lines it changes; never their numbers."""
     function = re.sub(r"__mutmut_\d+$", "", name.rsplit(".", 1)[-1])
     function = function.removeprefix("x_").removeprefix("x").replace("ǁ", ".").strip(".")
-    removed, added = [], []
+    removed, added, before = [], [], ""
     for line in diff.splitlines():
-        if line.startswith(("---", "+++")):
+        text = " ".join(line[1:].split())
+        if line.startswith(("---", "+++", "@@")):
             continue
         if line.startswith("-"):
-            removed.append(" ".join(line[1:].split()))
+            removed.append(text)
         elif line.startswith("+"):
-            added.append(" ".join(line[1:].split()))
-    return f"{function}: {' / '.join(removed)} -> {' / '.join(added)}"
+            added.append(text)
+        elif not removed and not added and text and not text.startswith("#"):
+            before = text
+    return f"{function}: {' / '.join(removed)} -> {' / '.join(added)} | after: {before}"
 
 
 def mutmut(workdir: Path, *args: str, log: Path | None = None) -> str:
@@ -78,14 +85,20 @@ def mutmut(workdir: Path, *args: str, log: Path | None = None) -> str:
     return ""
 
 
-def prepare(module: str, workdir: Path) -> None:
-    """A copy of the project whose pyproject tells mutmut what to mutate and which tests to run."""
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    ignore = shutil.ignore_patterns("__pycache__", "*.db*", ".hypothesis")
-    shutil.copytree(ROOT / "meterlib", workdir / "meterlib", ignore=ignore)
-    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=ignore)
+IGNORE = shutil.ignore_patterns("__pycache__", "*.db*", ".hypothesis")
+
+
+def prepare(module: str, workdir: Path, *, fresh: bool = True) -> None:
+    """A copy of the project whose pyproject tells mutmut what to mutate and which tests to run
+    (not `fresh`: keep the mutants and their results, take the current tests)."""
+    if fresh:
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        workdir.mkdir(parents=True)
+        shutil.copytree(ROOT / "meterlib", workdir / "meterlib", ignore=IGNORE)
+    else:
+        shutil.rmtree(workdir / "tests")
+    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=IGNORE)
     settings = {
         "source_paths": ["meterlib"],
         "only_mutate": [f"meterlib/{module}.py"],
@@ -100,14 +113,22 @@ def prepare(module: str, workdir: Path) -> None:
     (workdir / "pyproject.toml").write_text(f"{pyproject}\n[tool.mutmut]\n{section}\n")
 
 
-def run_module(module: str, workdir: Path, children: int) -> dict[str, object]:
-    """Mutate one module; its mutants' outcomes with the description of every non-killed one."""
-    prepare(module, workdir)
-    mutmut(workdir, "run", "--max-children", str(children), log=workdir / "run.log")
+def run_module(
+    module: str, workdir: Path, children: int, recheck: list[str] | None = None
+) -> dict[str, object]:
+    """Mutate one module; its mutants' outcomes with the description of every non-killed one.
+
+    `recheck`: run only these mutants again (the survivors of the last run) against the
+    current tests, in the last run's copy; the others keep their outcome.
+    """
+    prepare(module, workdir, fresh=recheck is None)
+    names = recheck or []
+    log = workdir / ("recheck.log" if recheck else "run.log")
+    mutmut(workdir, "run", "--max-children", str(children), *names, log=log)
     mutants: dict[str, dict[str, str]] = {}
     for line in mutmut(workdir, "results", "--all", "true").splitlines():
         name, _, status = line.strip().rpartition(": ")
-        if not name.startswith(f"meterlib.{module}."):
+        if not name.startswith(f"meterlib.{module}.") or (recheck and name not in recheck):
             continue
         entry = {"status": status}
         if status != "killed":
@@ -152,6 +173,7 @@ def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, s
             if status == "killed":
                 counts["killed"] += 1
                 continue
+            entry["key"] = describe(name, entry["diff"])
             key = (module, entry["key"])
             if status == "survived" and key in equivalents:
                 used.add(key)
@@ -188,6 +210,9 @@ def main() -> int:
     parser.add_argument("--children", type=int, default=1, help="parallel mutants (default 1)")
     parser.add_argument("--report-only", action="store_true", help="re-render from the last runs")
     parser.add_argument("--propose", action="store_true", help="print survivors as TOML stanzas")
+    parser.add_argument(
+        "--recheck", action="store_true", help="rerun only the last run's survivors, new tests in"
+    )
     args = parser.parse_args()
     modules = args.modules or list(MODULES)
     unknown = set(modules) - set(MODULES)
@@ -198,17 +223,27 @@ def main() -> int:
     if not args.report_only:
         for module in modules:
             print(f"== {module}", flush=True)
-            results[module] = run_module(module, args.workdir / module, args.children)
+            workdir = args.workdir / module
+            last: dict[str, dict[str, str]] = results.get(module, {}).get("mutants", {})  # type: ignore[assignment]
+            if args.recheck and last and workdir.exists():
+                again = [n for n, e in last.items() if e["status"] not in ("killed", "timeout")]
+                if not again:
+                    continue
+                fresh = run_module(module, workdir, args.children, again)
+                last.update(fresh["mutants"])  # type: ignore[arg-type]
+                results[module] = {"module": module, "mutants": last}
+            else:
+                results[module] = run_module(module, workdir, args.children)
             saved.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
     equivalents = load_equivalents()
     REPORT.write_text(render(results, equivalents))
     print(REPORT.read_text())
     survivors = [
-        (result["module"], entry["key"])
+        (result["module"], key)
         for result in results.values()
-        for entry in result["mutants"].values()  # type: ignore[attr-defined]
+        for name, entry in result["mutants"].items()  # type: ignore[attr-defined]
         if entry["status"] not in ("killed", "timeout")
-        and (result["module"], entry["key"]) not in equivalents
+        and (result["module"], key := describe(name, entry["diff"])) not in equivalents
     ]
     if args.propose:  # stanzas to paste into the equivalents file, reasons to be written
         for module, key in survivors:
