@@ -43,7 +43,10 @@ MODULES: dict[str, list[str]] = {
         f"{L}{name}.py"
         for name in ("track", "expiry_order", "expiry", "rollovers", "grant_listing_order")
     ],
-    "checking": [f"{L}check.py", f"{L}locks.py", f"{L}free_members.py", "tests/controls"],
+    "checking": [
+        *(f"{L}{name}.py" for name in ("check", "check_details", "locks", "free_members")),
+        "tests/controls",
+    ],
     "resets_lots": ["tests/test_resets_lots.py", f"{L}rollovers.py", f"{L}update_lots.py"],
     "resets": ["tests/test_resets.py", "tests/test_resets_lots.py", f"{L}rollovers.py"],
     "intervals": ["tests/test_intervals.py", "tests/test_resets.py"],
