@@ -44,7 +44,8 @@ MODULES: dict[str, list[str]] = {
         for name in ("track", "expiry_order", "expiry", "rollovers", "grant_listing_order")
     ],
     "checking": [
-        *(f"{L}{name}.py" for name in ("check", "check_details", "locks", "free_members")),
+        *(f"{L}{name}.py" for name in ("check", "check_details", "check_pools", "locks")),
+        f"{L}free_members.py",
         "tests/controls",
     ],
     "resets_lots": ["tests/test_resets_lots.py", f"{L}rollovers.py", f"{L}update_lots.py"],

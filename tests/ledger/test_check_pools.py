@@ -1,0 +1,84 @@
+"""Which pool a check judges, and how it sums a pool: at the subject's own level (an entity
+sees its grants and the customer's), lots included, overage room net of what is used.
+Every test runs over every store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from meterlib import Ledger, ManualClock
+
+D = Decimal
+
+
+def pools(ledger: Ledger, *names: str) -> None:
+    """requests, and credit systems `names` each costing 2 credits a request."""
+    ledger.create_feature("requests")
+    for name in names:
+        ledger.create_feature(name, type="credit_system", credit_schema={"requests": 2})
+    ledger.create_customer("c1")
+    ledger.create_entity("c1", "e1")
+
+
+def judged(ledger: Ledger, entity_id: str | None, required: int = 5) -> str | None:
+    result = ledger.check("c1", "requests", entity_id=entity_id, required_balance=required)
+    return None if result.balance is None else result.balance.feature_id
+
+
+def test_entity_own_grant_is_judged_first(ledger: Ledger) -> None:
+    """e1 holds 10 requests, c1 100 credits: e1's check of 5 judges its own requests."""
+    pools(ledger, "credits")
+    ledger.create("c1", "requests", included=10, entity_id="e1")
+    ledger.create("c1", "credits", included=100)
+    assert judged(ledger, "e1") == "requests"
+
+
+def test_pool_held_by_the_entity_only(ledger: Ledger) -> None:
+    """Of two credit systems, e1 holds only the second: its check judges that one."""
+    pools(ledger, "alpha", "beta")
+    ledger.create("c1", "beta", included=100, entity_id="e1")
+    assert judged(ledger, "e1") == "beta"
+
+
+def test_entity_grants_do_not_make_the_customer_own_it(ledger: Ledger) -> None:
+    """At customer level a feature only e1 holds is not the customer's own: with no pool held
+    either, the check judges the credit system and shows no balance."""
+    pools(ledger, "credits")
+    ledger.create("c1", "requests", included=10, entity_id="e1")
+    result = ledger.check("c1", "requests", required_balance=5)
+    assert result.balance is None
+    assert not result.allowed
+
+
+def test_lots_count(ledger: Ledger, clock: ManualClock) -> None:
+    """A full grant of 100 beside a lot of 30: 130 may be used, not 131."""
+    clock.set(datetime(2025, 3, 10, 12, tzinfo=UTC))
+    ledger.create("c1", "messages", included=100, reset="month", rollover={"length": 1})
+    ledger.track("c1", "messages", value=70)
+    clock.set(datetime(2025, 4, 10, 12, tzinfo=UTC))
+    assert ledger.check("c1", "messages", required_balance=130).allowed
+    assert not ledger.check("c1", "messages", required_balance=131).allowed
+
+
+def test_fractional_balance_beside_overage_room(ledger: Ledger) -> None:
+    """0.5 left of 10 and overage up to 5 more: 5.5 may be used, not 6."""
+    ledger.create("c1", "messages", included=10, overage_allowed=True, max_purchase=5)
+    ledger.track("c1", "messages", value="9.5")
+    assert ledger.check("c1", "messages", required_balance="5.5").allowed
+    assert not ledger.check("c1", "messages", required_balance=6).allowed
+
+
+def test_properties_reach_the_own_feature_judgement(ledger: Ledger) -> None:
+    """A usage limit of 1 a day on requests for model "gpt": a check of 5 with that model
+    cannot be judged on the own 10 requests and falls to the credit pool."""
+    pools(ledger, "credits")
+    ledger.create("c1", "requests", included=10)
+    ledger.create("c1", "credits", included=100)
+    limit = {"feature_id": "requests", "limit": 1, "interval": "day"}
+    limit["filter"] = {"properties": {"model": "gpt"}}
+    ledger.update_customer("c1", billing_controls={"usage_limits": [limit]})
+    gpt = ledger.check("c1", "requests", required_balance=5, properties={"model": "gpt"})
+    assert gpt.balance is not None
+    assert (gpt.allowed, gpt.balance.feature_id) == (False, "credits")
+    assert judged(ledger, None) == "requests"
