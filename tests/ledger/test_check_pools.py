@@ -82,3 +82,54 @@ def test_properties_reach_the_own_feature_judgement(ledger: Ledger) -> None:
     assert gpt.balance is not None
     assert (gpt.allowed, gpt.balance.feature_id) == (False, "credits")
     assert judged(ledger, None) == "requests"
+
+
+def test_customer_level_ignores_pools_only_entities_hold(ledger: Ledger) -> None:
+    """Only e1 holds beta: a customer-level check falls back to the first pool, alpha."""
+    pools(ledger, "alpha", "beta")
+    ledger.create("c1", "beta", included=100, entity_id="e1")
+    result = ledger.check("c1", "requests", required_balance=5)
+    assert (result.allowed, result.balance) == (False, None)
+
+
+def test_first_held_pool_when_none_suffices(ledger: Ledger) -> None:
+    """c1 holds 1 beta credit only: denied, and judged on beta (the pool it holds)."""
+    pools(ledger, "alpha", "beta")
+    ledger.create("c1", "beta", included=1)
+    result = ledger.check("c1", "requests", required_balance=5)
+    assert result.balance is not None
+    assert (result.allowed, result.balance.feature_id) == (False, "beta")
+
+
+def test_entity_held_pool_that_suffices(ledger: Ledger) -> None:
+    """c1 holds 1 alpha credit, e1 100 beta: e1's check is allowed on beta."""
+    pools(ledger, "alpha", "beta")
+    ledger.create("c1", "alpha", included=1)
+    ledger.create("c1", "beta", included=100, entity_id="e1")
+    assert ledger.check("c1", "requests", entity_id="e1", required_balance=5).allowed
+    assert judged(ledger, "e1") == "beta"
+
+
+def test_own_feature_when_no_pool_is_held(ledger: Ledger) -> None:
+    """1 request of its own and no credits held: denied, judged on requests."""
+    pools(ledger, "credits")
+    ledger.create("c1", "requests", included=1)
+    result = ledger.check("c1", "requests", required_balance=5)
+    assert result.balance is not None
+    assert (result.allowed, result.balance.feature_id) == (False, "requests")
+
+
+def test_member_limit_gates_every_pool(ledger: Ledger) -> None:
+    """1 alpha credit, 100 beta, a limit of 1 request a day for model "gpt": a check of 5 for
+    "gpt" finds no pool allowed (beta is gated by the member's limit), so it is judged on
+    alpha, the first held; without the model it is allowed on beta."""
+    pools(ledger, "alpha", "beta")
+    ledger.create("c1", "alpha", included=1)
+    ledger.create("c1", "beta", included=100)
+    limit = {"feature_id": "requests", "limit": 1, "interval": "day"}
+    limit["filter"] = {"properties": {"model": "gpt"}}
+    ledger.update_customer("c1", billing_controls={"usage_limits": [limit]})
+    gpt = ledger.check("c1", "requests", required_balance=5, properties={"model": "gpt"})
+    assert gpt.balance is not None
+    assert (gpt.allowed, gpt.balance.feature_id) == (False, "alpha")
+    assert judged(ledger, None) == "beta"
