@@ -60,14 +60,16 @@ def test_member_shows_the_pool_and_every_balance(member: Ledger) -> None:
     }
 
 
-def test_member_own_grant_when_the_pool_is_absent(ledger: Ledger) -> None:
-    """A member drawing on its own grant (no credits held) shows its own balance."""
+@pytest.mark.parametrize(("required", "left"), [(2, 3), (0, 5)], ids=["deducted", "nothing"])
+def test_member_shows_its_own_balance(ledger: Ledger, required: int, left: int) -> None:
+    """No credits held: a member drawing on its own grant shows its own balance; so does a
+    deducting check of 0 (nothing moved, and credits, the second pool, has no balance)."""
     ledger.create_feature("requests")
     ledger.create_feature("credits", type="credit_system", credit_schema={"requests": 2})
     ledger.create("c1", "requests", included=5)
-    result = ledger.check("c1", "requests", required_balance=2, send_event=True)
+    result = ledger.check("c1", "requests", required_balance=required, send_event=True)
     assert result.balance is not None
-    assert (result.balance.feature_id, result.balance.remaining) == ("requests", D(3))
+    assert (result.balance.feature_id, result.balance.remaining) == ("requests", D(left))
 
 
 def test_feature_flag_preview(ledger: Ledger) -> None:
@@ -79,17 +81,6 @@ def test_feature_flag_preview(ledger: Ledger) -> None:
     assert (preview.scenario, preview.title) == ("feature_flag", "Feature Unavailable")
     assert (preview.feature_id, preview.feature_name) == ("images", "Images")
     assert preview.message == "Your current plan does not include Images."
-
-
-def test_nothing_deducted_falls_back_to_the_member(ledger: Ledger) -> None:
-    """A deducting check of 0 moves nothing; the second pool (credits) has no balance for c1,
-    so the member's own balance is shown."""
-    ledger.create_feature("requests")
-    ledger.create_feature("credits", type="credit_system", credit_schema={"requests": 2})
-    ledger.create("c1", "requests", included=5)
-    result = ledger.check("c1", "requests", required_balance=0, send_event=True)
-    assert result.balance is not None
-    assert (result.balance.feature_id, result.balance.remaining) == ("requests", D(5))
 
 
 def test_entity_unlimited_member_is_shown(member: Ledger) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pytest
+
 from meterlib import Ledger, ManualClock
 
 D = Decimal
@@ -19,6 +21,13 @@ def pools(ledger: Ledger, *names: str) -> None:
         ledger.create_feature(name, type="credit_system", credit_schema={"requests": 2})
     ledger.create_customer("c1")
     ledger.create_entity("c1", "e1")
+
+
+def gpt_limit(ledger: Ledger) -> None:
+    """c1 may use 1 request a day for model "gpt"."""
+    limit = {"feature_id": "requests", "limit": 1, "interval": "day"}
+    limit["filter"] = {"properties": {"model": "gpt"}}
+    ledger.update_customer("c1", billing_controls={"usage_limits": [limit]})
 
 
 def judged(ledger: Ledger, entity_id: str | None, required: int = 5) -> str | None:
@@ -69,21 +78,6 @@ def test_fractional_balance_beside_overage_room(ledger: Ledger) -> None:
     assert not ledger.check("c1", "messages", required_balance=6).allowed
 
 
-def test_properties_reach_the_own_feature_judgement(ledger: Ledger) -> None:
-    """A usage limit of 1 a day on requests for model "gpt": a check of 5 with that model
-    cannot be judged on the own 10 requests and falls to the credit pool."""
-    pools(ledger, "credits")
-    ledger.create("c1", "requests", included=10)
-    ledger.create("c1", "credits", included=100)
-    limit = {"feature_id": "requests", "limit": 1, "interval": "day"}
-    limit["filter"] = {"properties": {"model": "gpt"}}
-    ledger.update_customer("c1", billing_controls={"usage_limits": [limit]})
-    gpt = ledger.check("c1", "requests", required_balance=5, properties={"model": "gpt"})
-    assert gpt.balance is not None
-    assert (gpt.allowed, gpt.balance.feature_id) == (False, "credits")
-    assert judged(ledger, None) == "requests"
-
-
 def test_customer_level_ignores_pools_only_entities_hold(ledger: Ledger) -> None:
     """Only e1 holds beta: a customer-level check falls back to the first pool, alpha."""
     pools(ledger, "alpha", "beta")
@@ -119,17 +113,26 @@ def test_own_feature_when_no_pool_is_held(ledger: Ledger) -> None:
     assert (result.allowed, result.balance.feature_id) == (False, "requests")
 
 
-def test_member_limit_gates_every_pool(ledger: Ledger) -> None:
-    """1 alpha credit, 100 beta, a limit of 1 request a day for model "gpt": a check of 5 for
-    "gpt" finds no pool allowed (beta is gated by the member's limit), so it is judged on
-    alpha, the first held; without the model it is allowed on beta."""
-    pools(ledger, "alpha", "beta")
-    ledger.create("c1", "alpha", included=1)
-    ledger.create("c1", "beta", included=100)
-    limit = {"feature_id": "requests", "limit": 1, "interval": "day"}
-    limit["filter"] = {"properties": {"model": "gpt"}}
-    ledger.update_customer("c1", billing_controls={"usage_limits": [limit]})
+@pytest.mark.parametrize(
+    ("systems", "held", "for_gpt", "otherwise"),
+    [
+        (("credits",), {"requests": 10, "credits": 100}, "credits", "requests"),
+        (("alpha", "beta"), {"alpha": 1, "beta": 100}, "alpha", "beta"),
+    ],
+    ids=["own-feature", "pools"],
+)
+def test_properties_reach_every_judgement(
+    ledger: Ledger, systems: tuple[str, ...], held: dict[str, int], for_gpt: str, otherwise: str
+) -> None:
+    """A limit of 1 request a day for model "gpt" and a check of 5 for "gpt": the own 10
+    requests cannot be judged, it falls to the credit pool; with 1 alpha credit and 100 beta,
+    no pool is allowed (beta is gated by the member's limit), so the first held, alpha, is
+    judged. Without the model, the own feature and beta are judged."""
+    pools(ledger, *systems)
+    for feature_id, included in held.items():
+        ledger.create("c1", feature_id, included=included)
+    gpt_limit(ledger)
     gpt = ledger.check("c1", "requests", required_balance=5, properties={"model": "gpt"})
     assert gpt.balance is not None
-    assert (gpt.allowed, gpt.balance.feature_id) == (False, "alpha")
-    assert judged(ledger, None) == "beta"
+    assert (gpt.allowed, gpt.balance.feature_id) == (False, for_gpt)
+    assert judged(ledger, None) == otherwise
