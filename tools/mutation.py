@@ -60,7 +60,7 @@ MODULES: dict[str, list[str]] = {
 }
 # one store is enough for rules; hypothesis keeps its own example budget
 PYTEST_ARGS = ["-k", "not sqlite and not postgres", "-x", "-q"]
-OUTCOMES = ("killed", "survived", "equivalent", "no tests", "timeout", "suspicious", "other")
+OUTCOMES = ("killed", "survived", "equivalent", "no tests", "timeout", "not checked", "other")
 
 
 def describe(name: str, diff: str) -> str:
@@ -121,24 +121,31 @@ def prepare(module: str, workdir: Path, *, fresh: bool = True) -> None:
 
 
 def run_module(
-    module: str, workdir: Path, children: int, recheck: list[str] | None = None
+    module: str,
+    workdir: Path,
+    children: int,
+    recheck: list[str] | None = None,
+    *,
+    collect: bool = False,
 ) -> dict[str, object]:
     """Mutate one module; its mutants' outcomes with the description of every non-killed one.
 
     `recheck`: run only these mutants again (the survivors of the last run) against the
-    current tests, in the last run's copy; the others keep their outcome.
+    current tests, in the last run's copy; the others keep their outcome. `collect`: run
+    nothing, read what an interrupted run got through ("not checked" for the rest).
     """
-    prepare(module, workdir, fresh=recheck is None)
-    names = recheck or []
-    log = workdir / ("recheck.log" if recheck else "run.log")
-    mutmut(workdir, "run", "--max-children", str(children), *names, log=log)
+    if not collect:
+        prepare(module, workdir, fresh=recheck is None)
+        names = recheck or []
+        log = workdir / ("recheck.log" if recheck else "run.log")
+        mutmut(workdir, "run", "--max-children", str(children), *names, log=log)
     mutants: dict[str, dict[str, str]] = {}
     for line in mutmut(workdir, "results", "--all", "true").splitlines():
         name, _, status = line.strip().rpartition(": ")
         if not name.startswith(f"meterlib.{module}.") or (recheck and name not in recheck):
             continue
         entry = {"status": status}
-        if status != "killed":
+        if status not in ("killed", "not checked"):
             shown = mutmut(workdir, "show", name)
             entry["diff"] = shown.split("\n", 1)[1] if "\n" in shown else shown
             entry["key"] = describe(name, entry["diff"])
@@ -162,8 +169,8 @@ def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, s
         "A timeout (the tests hung on the mutant) counts as caught; every other mutant that",
         "no test failed on is either listed as equivalent below or an unexplained survivor.",
         "",
-        "| module | mutants | killed | survived | equivalent | no tests | timeout | other |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| module | all | killed | survived | equivalent | no tests | timeout | not run | other |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     unexplained: list[str] = []
     explained: list[str] = []
@@ -171,14 +178,14 @@ def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, s
     for module in MODULES:
         result = results.get(module)
         if result is None:
-            lines.append(f"| {module} | not run | | | | | | |")
+            lines.append(f"| {module} | not run | | | | | | | |")
             continue
         counts: Counter[str] = Counter()
         mutants: dict[str, dict[str, str]] = result["mutants"]  # type: ignore[assignment]
         for name, entry in sorted(mutants.items(), key=lambda item: natural(item[0])):
             status = entry["status"]
-            if status == "killed":
-                counts["killed"] += 1
+            if status in ("killed", "not checked"):
+                counts[status] += 1
                 continue
             entry["key"] = describe(name, entry["diff"])
             key = (module, entry["key"])
@@ -191,8 +198,8 @@ def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, s
             if status != "timeout":  # a mutant that makes the tests hang is caught
                 unexplained.append(f"- `{name}` ({status}): `{entry['key']}`")
         total = sum(counts.values())
-        cells = [counts[o] for o in ("killed", "survived", "equivalent", "no tests", "timeout")]
-        other = counts["suspicious"] + counts["other"]
+        cells = [counts[o] for o in OUTCOMES[:6]]
+        other = counts["other"]
         lines.append(f"| {module} | {total} | " + " | ".join(map(str, [*cells, other])) + " |")
     lines += ["", "## Unexplained survivors", ""]
     lines += unexplained or ["None."]
@@ -217,6 +224,7 @@ def main() -> int:
     parser.add_argument("--children", type=int, default=1, help="parallel mutants (default 1)")
     parser.add_argument("--report-only", action="store_true", help="re-render from the last runs")
     parser.add_argument("--propose", action="store_true", help="print survivors as TOML stanzas")
+    parser.add_argument("--collect", action="store_true", help="read an interrupted run's results")
     parser.add_argument(
         "--recheck", action="store_true", help="rerun only the last run's survivors, new tests in"
     )
@@ -232,7 +240,9 @@ def main() -> int:
             print(f"== {module}", flush=True)
             workdir = args.workdir / module
             last: dict[str, dict[str, str]] = results.get(module, {}).get("mutants", {})  # type: ignore[assignment]
-            if args.recheck and last and workdir.exists():
+            if args.collect:
+                results[module] = run_module(module, workdir, args.children, collect=True)
+            elif args.recheck and last and workdir.exists():
                 again = [n for n, e in last.items() if e["status"] not in ("killed", "timeout")]
                 if not again:
                     continue
@@ -249,7 +259,7 @@ def main() -> int:
         (result["module"], key)
         for result in results.values()
         for name, entry in result["mutants"].items()  # type: ignore[attr-defined]
-        if entry["status"] not in ("killed", "timeout")
+        if entry["status"] not in ("killed", "timeout", "not checked")
         and (result["module"], key := describe(name, entry["diff"])) not in equivalents
     ]
     if args.propose:  # stanzas to paste into the equivalents file, reasons to be written
