@@ -48,7 +48,10 @@ MODULES: dict[str, list[str]] = {
         f"{L}free_members.py",
         "tests/controls",
     ],
-    "resets_lots": ["tests/test_resets_lots.py", f"{L}rollovers.py", f"{L}update_lots.py"],
+    "resets_lots": [
+        *(f"tests/test_resets_{name}.py" for name in ("lots", "merged")),
+        *(f"{L}{name}.py" for name in ("rollovers", "update_lots")),
+    ],
     "resets": ["tests/test_resets.py", "tests/test_resets_lots.py", f"{L}rollovers.py"],
     "intervals": ["tests/test_intervals.py", "tests/test_resets.py"],
     "views": [f"{L}{name}.py" for name in ("create", "check", "track", "rollovers", "expiry")],
