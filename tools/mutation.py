@@ -37,6 +37,7 @@ MODULES: dict[str, list[str]] = {
         *(f"{L}{name}.py" for name in ("track", "rollovers", "update_delete", "update_lots")),
         *(f"{L}{name}.py" for name in ("locks", "free_members", "check", "expiry_order")),
         f"{L}lot_changes.py",
+        f"{L}delete_recalculate.py",
         *(f"{C}{name}.py" for name in ("windows", "window_lots", "spend")),
     ],
     "ordering": [
@@ -246,7 +247,11 @@ def main() -> int:
             if args.collect:
                 results[module] = run_module(module, workdir, args.children, collect=True)
             elif args.recheck and last and workdir.exists():
-                again = [n for n, e in last.items() if e["status"] not in ("killed", "timeout")]
+                again = [
+                    n
+                    for n, e in last.items()
+                    if e["status"] not in ("killed", "timeout", "not checked")
+                ]
                 if not again:
                     continue
                 fresh = run_module(module, workdir, args.children, again)
