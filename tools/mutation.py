@@ -211,7 +211,8 @@ def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, s
     lines += explained or ["None."]
     stale = sorted(k for k in equivalents if k not in used and k[0] in results)
     if stale:
-        lines += ["", "## Listed as equivalent but no longer surviving (remove them)", ""]
+        title = "Listed as equivalent but caught in the last run (remove them, or rerun: a flake?)"
+        lines += ["", f"## {title}", ""]
         lines += [f"- `{module}` — `{mutant}`" for module, mutant in stale]
     return "\n".join(lines) + "\n"
 
