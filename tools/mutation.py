@@ -57,7 +57,7 @@ MODULES: dict[str, list[str]] = {
     "intervals": ["tests/test_intervals.py", "tests/test_resets.py"],
     "views": [f"{L}{name}.py" for name in ("create", "check", "track", "rollovers", "expiry")],
     "windows": [
-        *(f"{C}{name}.py" for name in ("windows", "window_lots", "spend")),
+        *(f"{C}{name}.py" for name in ("windows", "window_lots", "window_edges", "spend")),
         "tests/controls/test_usage_limit_reads.py",
     ],
     "alerts": [f"{C}notifications.py", f"{C}topups.py"],
