@@ -167,11 +167,14 @@ def deduct(
         work.take(first, amount * first.cost, amount, first.cost)
         return work.outcome(ordered, ZERO)
 
+    # A credit_cost of 0 makes a member free: reaching a row it would be charged to (a rollover
+    # lot or a main balance) ends the deduction, as Autumn's rollover pass does; Autumn's main
+    # pass reads 0 as 1, which would make the charge depend on whether a lot exists.
     rem = amount
     if rem > 0:
         for entry, lot in _lots_in_order(ordered):
             if entry.cost == 0:
-                rem = ZERO  # a free member costs its credit pool nothing
+                rem = ZERO
                 break
             amt = rem * entry.cost
             units = _gated(gate, entry, min(lot.balance, amt), entry.cost, rollover=True)
@@ -187,7 +190,10 @@ def deduct(
     for entry in ordered:  # pass 1: positive balances, or healing negative ones
         if rem == 0:
             break
-        cost = entry.cost or Decimal(1)
+        cost = entry.cost
+        if cost == 0:
+            rem = ZERO
+            break
         amt = rem * cost
         balance = work.balance(entry.grant)
         units = max(ZERO, min(amt, balance)) if rem > 0 else -min(-amt, max(ZERO, -balance))
@@ -205,7 +211,7 @@ def deduct(
             if rem == 0:
                 break
             grant = entry.grant
-            cost = entry.cost or Decimal(1)
+            cost = entry.cost  # never 0: pass 1 stops at a free row
             amt = rem * cost
             balance = work.balance(grant)
             if rem > 0:

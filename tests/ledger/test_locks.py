@@ -193,6 +193,42 @@ class TestLockHolds:
         assert bal(ledger).usage == D(3)
 
 
+class TestLockOnExpiredGrant:
+    """A lock whose grant expired before the finalize: what cannot go back charges nothing.
+
+    Autumn adds the part it could not unwind to the finalize's own delta with the lock's
+    sign reversed (a refund of it elsewhere), never as a further charge.
+    """
+
+    @pytest.fixture
+    def held(self, ledger: Ledger, clock: ManualClock) -> Ledger:
+        """A promo of 5 expiring in an hour (drained first) and a full main grant of 10;
+        a lock takes the promo's 5, then the promo expires."""
+        expiry = START + timedelta(hours=1)
+        ledger.create("c1", "messages", included=5, expires_at=expiry, balance_id="promo")
+        ledger.create("c1", "messages", included=10, balance_id="main")
+        assert ledger.check("c1", "messages", required_balance=5, lock={"lock_id": "l1"}).allowed
+        assert rows(bal(ledger)) == {"promo": D(0), "main": D(10)}
+        clock.set(expiry)
+        return ledger
+
+    def test_release(self, held: Ledger) -> None:
+        """Releasing charges the main grant nothing (a reversed sign would take 5 from it)."""
+        held.finalize("l1", action="release")
+        assert rows(bal(held)) == {"main": D(10)}
+
+    def test_confirm_less(self, held: Ledger) -> None:
+        """Confirming 2 of the 5 held charges nothing more either (reversed: 3 more)."""
+        held.finalize("l1", override_value=2)
+        assert rows(bal(held)) == {"main": D(10)}
+
+    def test_unwound_part_is_refunded_elsewhere(self, held: Ledger) -> None:
+        """With the main grant used, the 5 that cannot return to the promo refill it."""
+        held.track("c1", "messages", value=7)
+        held.finalize("l1", action="release")
+        assert rows(bal(held)) == {"main": D(8)}
+
+
 class TestLockErrors:
     """Lock ids are unique while live; unknown or finished locks are LockNotFound."""
 

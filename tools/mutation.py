@@ -1,0 +1,282 @@
+"""Mutation testing of the pure rule modules with mutmut; writes tools/mutation_report.md.
+
+    pip install -e '.[mutation]'
+    python tools/mutation.py                 # every module, one after the other
+    python tools/mutation.py deduction views # some modules; the report keeps the others' last run
+
+Not part of the default test run: a full run takes tens of minutes of CPU. Each module is mutated
+in its own copy of the project (under --workdir), against only the unit tests that exercise it,
+on the MemoryStore alone (the rules are the same on every store; the stores have their own suite).
+A surviving mutant is either killed by a new test or listed in tools/mutation_equivalents.toml
+with the reason it cannot change behaviour. The exit status is 1 while any survivor is unexplained.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.toml"
+REPORT = ROOT / "tools" / "mutation_report.md"
+
+L = "tests/ledger/test_"
+C = "tests/controls/test_controls_"
+# module -> the tests that exercise it; mutmut then runs, for each mutant, those of them that
+# reach the mutated function (the property and soak tests stay out: slow, and no stronger)
+MODULES: dict[str, list[str]] = {
+    "deduction": [
+        *(f"{L}{name}.py" for name in ("track", "rollovers", "update_delete", "update_lots")),
+        *(f"{L}{name}.py" for name in ("locks", "free_members", "check", "expiry_order")),
+        f"{L}lot_changes.py",
+        f"{L}delete_recalculate.py",
+        *(f"{C}{name}.py" for name in ("windows", "window_lots", "spend")),
+    ],
+    "ordering": [
+        f"{L}{name}.py"
+        for name in ("track", "expiry_order", "expiry", "rollovers", "grant_listing_order")
+    ],
+    "checking": [
+        *(f"{L}{name}.py" for name in ("check", "check_details", "check_pools", "locks")),
+        f"{L}free_members.py",
+        "tests/controls",
+    ],
+    "resets_lots": [
+        *(f"tests/test_resets_{name}.py" for name in ("lots", "merged")),
+        *(f"{L}{name}.py" for name in ("rollovers", "update_lots")),
+    ],
+    "resets": ["tests/test_resets.py", "tests/test_resets_lots.py", f"{L}rollovers.py"],
+    "intervals": ["tests/test_intervals.py", "tests/test_resets.py"],
+    "views": [f"{L}{name}.py" for name in ("create", "check", "track", "rollovers", "expiry")],
+    "windows": [
+        *(f"{C}{name}.py" for name in ("windows", "window_lots", "window_edges", "spend")),
+        "tests/controls/test_usage_limit_reads.py",
+    ],
+    "alerts": [f"{C}notifications.py", f"{C}topups.py"],
+}
+# one store is enough for rules; hypothesis keeps its own example budget
+PYTEST_ARGS = ["-k", "not sqlite and not postgres", "-x", "-q"]
+OUTCOMES = ("killed", "survived", "equivalent", "no tests", "timeout", "not checked", "other")
+
+
+def describe(name: str, diff: str) -> str:
+    """A mutant's stable key: its function, the code line before the change (the same change
+    can be made in two places) and the lines it changes; never their numbers."""
+    function = re.sub(r"__mutmut_\d+$", "", name.rsplit(".", 1)[-1])
+    function = function.removeprefix("x_").removeprefix("x").replace("ǁ", ".").strip(".")
+    removed, added, before = [], [], ""
+    for line in diff.splitlines():
+        text = " ".join(line[1:].split())
+        if line.startswith(("---", "+++", "@@")):
+            continue
+        if line.startswith("-"):
+            removed.append(text)
+        elif line.startswith("+"):
+            added.append(text)
+        elif not removed and not added and text and not text.startswith("#"):
+            before = text
+    return f"{function}: {' / '.join(removed)} -> {' / '.join(added)} | after: {before}"
+
+
+def mutmut(workdir: Path, *args: str, log: Path | None = None) -> str:
+    command = [sys.executable, "-m", "mutmut", *args]
+    if log is None:
+        done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, check=True)
+        return done.stdout
+    with log.open("w") as out:
+        subprocess.run(command, cwd=workdir, stdout=out, stderr=subprocess.STDOUT, check=True)
+    return ""
+
+
+IGNORE = shutil.ignore_patterns("__pycache__", "*.db*", ".hypothesis")
+
+
+def prepare(module: str, workdir: Path, *, fresh: bool = True) -> None:
+    """A copy of the project whose pyproject tells mutmut what to mutate and which tests to run
+    (not `fresh`: keep the mutants and their results, take the current tests)."""
+    if fresh:
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        workdir.mkdir(parents=True)
+        shutil.copytree(ROOT / "meterlib", workdir / "meterlib", ignore=IGNORE)
+    else:
+        shutil.rmtree(workdir / "tests")
+    shutil.copytree(ROOT / "tests", workdir / "tests", ignore=IGNORE)
+    settings = {
+        "source_paths": ["meterlib"],
+        "only_mutate": [f"meterlib/{module}.py"],
+        "pytest_add_cli_args": PYTEST_ARGS,
+        "pytest_add_cli_args_test_selection": MODULES[module],
+        "use_git_change_detection": False,
+        "process_isolation": "forkserver",  # no worker inherits a process that ran tests
+        "timeout_multiplier": 5.0,  # a mutant that loops is cut off sooner than at mutmut's 15x
+    }
+    section = "\n".join(f"{key} = {json.dumps(value)}" for key, value in settings.items())
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (workdir / "pyproject.toml").write_text(f"{pyproject}\n[tool.mutmut]\n{section}\n")
+
+
+def run_module(
+    module: str,
+    workdir: Path,
+    children: int,
+    recheck: list[str] | None = None,
+    *,
+    collect: bool = False,
+) -> dict[str, object]:
+    """Mutate one module; its mutants' outcomes with the description of every non-killed one.
+
+    `recheck`: run only these mutants again (the survivors of the last run) against the
+    current tests, in the last run's copy; the others keep their outcome. `collect`: run
+    nothing, read what an interrupted run got through ("not checked" for the rest).
+    """
+    if not collect:
+        prepare(module, workdir, fresh=recheck is None)
+        names = recheck or []
+        log = workdir / ("recheck.log" if recheck else "run.log")
+        mutmut(workdir, "run", "--max-children", str(children), *names, log=log)
+    mutants: dict[str, dict[str, str]] = {}
+    for line in mutmut(workdir, "results", "--all", "true").splitlines():
+        name, _, status = line.strip().rpartition(": ")
+        if not name.startswith(f"meterlib.{module}.") or (recheck and name not in recheck):
+            continue
+        entry = {"status": status}
+        if status not in ("killed", "not checked"):
+            shown = mutmut(workdir, "show", name)
+            entry["diff"] = shown.split("\n", 1)[1] if "\n" in shown else shown
+            entry["key"] = describe(name, entry["diff"])
+        mutants[name] = entry
+    return {"module": module, "mutants": mutants}
+
+
+def load_equivalents() -> dict[tuple[str, str], str]:
+    data = tomllib.loads(EQUIVALENTS.read_text()) if EQUIVALENTS.exists() else {}
+    return {(e["module"], e["mutant"]): e["reason"] for e in data.get("equivalent", [])}
+
+
+def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, str], str]) -> str:
+    lines = [
+        "# Mutation report",
+        "",
+        "Written by `python tools/mutation.py` (mutmut, one module at a time, against the",
+        "unit tests listed in its MODULES, MemoryStore only). Equivalent mutants and their",
+        "reasons live in `tools/mutation_equivalents.toml`, keyed by function and changed text.",
+        "",
+        "A timeout (the tests hung on the mutant) counts as caught; every other mutant that",
+        "no test failed on is either listed as equivalent below or an unexplained survivor.",
+        "",
+        "| module | all | killed | survived | equivalent | no tests | timeout | not run | other |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    unexplained: list[str] = []
+    explained: list[str] = []
+    used: set[tuple[str, str]] = set()
+    for module in MODULES:
+        result = results.get(module)
+        if result is None:
+            lines.append(f"| {module} | not run | | | | | | | |")
+            continue
+        counts: Counter[str] = Counter()
+        mutants: dict[str, dict[str, str]] = result["mutants"]  # type: ignore[assignment]
+        for name, entry in sorted(mutants.items(), key=lambda item: natural(item[0])):
+            status = entry["status"]
+            if status in ("killed", "not checked"):
+                counts[status] += 1
+                continue
+            entry["key"] = describe(name, entry["diff"])
+            key = (module, entry["key"])
+            if status == "survived" and key in equivalents:
+                used.add(key)
+                counts["equivalent"] += 1
+                explained.append(f"- `{module}` — `{entry['key']}`: {equivalents[key]}")
+                continue
+            counts[status if status in OUTCOMES else "other"] += 1
+            if status != "timeout":  # a mutant that makes the tests hang is caught
+                unexplained.append(f"- `{name}` ({status}): `{entry['key']}`")
+        total = sum(counts.values())
+        cells = [counts[o] for o in OUTCOMES[:6]]
+        other = counts["other"]
+        lines.append(f"| {module} | {total} | " + " | ".join(map(str, [*cells, other])) + " |")
+    lines += ["", "## Unexplained survivors", ""]
+    lines += unexplained or ["None."]
+    lines += ["", "## Equivalent mutants (survive by construction)", ""]
+    lines += explained or ["None."]
+    stale = sorted(k for k in equivalents if k not in used and k[0] in results)
+    if stale:
+        title = "Listed as equivalent but caught in the last run (remove them, or rerun: a flake?)"
+        lines += ["", f"## {title}", ""]
+        lines += [f"- `{module}` — `{mutant}`" for module, mutant in stale]
+    return "\n".join(lines) + "\n"
+
+
+def natural(name: str) -> tuple[str, int]:
+    head, _, number = name.rpartition("__mutmut_")
+    return (head, int(number) if number.isdigit() else 0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("modules", nargs="*", help=f"some of {', '.join(MODULES)} (default all)")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/meterlib-mutation"))
+    parser.add_argument("--children", type=int, default=1, help="parallel mutants (default 1)")
+    parser.add_argument("--report-only", action="store_true", help="re-render from the last runs")
+    parser.add_argument("--propose", action="store_true", help="print survivors as TOML stanzas")
+    parser.add_argument("--collect", action="store_true", help="read an interrupted run's results")
+    parser.add_argument(
+        "--recheck", action="store_true", help="rerun only the last run's survivors, new tests in"
+    )
+    args = parser.parse_args()
+    modules = args.modules or list(MODULES)
+    unknown = set(modules) - set(MODULES)
+    if unknown:
+        parser.error(f"unknown modules {sorted(unknown)}; choose among {list(MODULES)}")
+    saved = ROOT / "tools" / "mutation_results.json"
+    results: dict[str, dict[str, object]] = json.loads(saved.read_text()) if saved.exists() else {}
+    if not args.report_only:
+        for module in modules:
+            print(f"== {module}", flush=True)
+            workdir = args.workdir / module
+            last: dict[str, dict[str, str]] = results.get(module, {}).get("mutants", {})  # type: ignore[assignment]
+            if args.collect:
+                results[module] = run_module(module, workdir, args.children, collect=True)
+            elif args.recheck and last and workdir.exists():
+                again = [
+                    n
+                    for n, e in last.items()
+                    if e["status"] not in ("killed", "timeout", "not checked")
+                ]
+                if not again:
+                    continue
+                fresh = run_module(module, workdir, args.children, again)
+                last.update(fresh["mutants"])  # type: ignore[arg-type]
+                results[module] = {"module": module, "mutants": last}
+            else:
+                results[module] = run_module(module, workdir, args.children)
+            saved.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")
+    equivalents = load_equivalents()
+    REPORT.write_text(render(results, equivalents))
+    print(REPORT.read_text())
+    survivors = [
+        (result["module"], key)
+        for result in results.values()
+        for name, entry in result["mutants"].items()  # type: ignore[attr-defined]
+        if entry["status"] not in ("killed", "timeout", "not checked")
+        and (result["module"], key := describe(name, entry["diff"])) not in equivalents
+    ]
+    if args.propose:  # stanzas to paste into the equivalents file, reasons to be written
+        for module, key in survivors:
+            print(f'[[equivalent]]\nmodule = "{module}"\nmutant = {json.dumps(key)}\nreason = ""\n')
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    sys.exit(main())
