@@ -34,8 +34,8 @@ from benchmarks.timing import batch_speedup, compare
 from meterlib import Ledger, MemoryStore
 from meterlib.models import DeductionRecord, EventRecord, Feature, Grant
 from meterlib.results import CheckResult, TrackResult
+from meterlib.rules.balances import balance_of
 from meterlib.stores import SQLiteStore
-from meterlib.views import balance_of
 
 PLENTY = 10**12
 

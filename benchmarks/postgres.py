@@ -74,7 +74,7 @@ def durable_server() -> Iterator[tuple[str | None, str]]:
 def track_vs_sqlite(folder: Path, *, number: int, rounds: int) -> dict[str, Any]:
     """Median `track` on PostgreSQL over `track` on a SQLite file (WAL); without a server at
     the default durability, only why not (`"server": None`)."""
-    from meterlib.stores.postgres import PostgresStore
+    from meterlib.stores.postgres.store import PostgresStore
 
     with durable_server() as (url, source):
         if url is None:

@@ -27,7 +27,7 @@ from benchmarks.report import Row
 from benchmarks.timing import batch_speedup, compare
 from meterlib import Ledger
 from meterlib.stores import SQLiteStore
-from meterlib.stores.sqlite_rows import EVENT_COLUMNS
+from meterlib.stores.rows import EVENT_COLUMNS
 
 PLENTY = 10**12
 KEPT_CUSTOMERS = 4096  # as many as a meterlib connection keeps before it starts over

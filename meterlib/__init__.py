@@ -5,8 +5,8 @@
 
 from __future__ import annotations
 
-from meterlib.alerts import TopupRequest
 from meterlib.clock import ManualClock
+from meterlib.effects import TopupRequest
 from meterlib.errors import (
     AlreadyExists,
     BalanceNotFound,
@@ -40,7 +40,7 @@ from meterlib.results import (
 )
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
-from meterlib.stores.sqlite import SQLiteStore
+from meterlib.stores.sqlite.store import SQLiteStore
 
 __all__ = [
     "AlreadyExists",

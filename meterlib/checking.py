@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from meterlib.deduction import Change
 from meterlib.models import Feature, Grant
 from meterlib.quantity import ZERO
 from meterlib.results import CheckDetails, Preview
+from meterlib.rules.balances import balance_of, flag_of
+from meterlib.rules.deduction import Change
 from meterlib.subject import Subject, View
 from meterlib.tracking import picked_pool
-from meterlib.views import balance_of, flag_of
 
 
 def is_allowed(

@@ -8,7 +8,7 @@ from typing import Any, Self
 
 from meterlib import validation
 from meterlib.clock import Clock, read_clock, system_clock
-from meterlib.enforcement import ApproveTopup, Enforcement
+from meterlib.controls.reactions import ApproveTopup, Enforcement
 from meterlib.errors import (
     CustomerNotFound,
     EntityNotFound,
@@ -23,9 +23,10 @@ from meterlib.models import (
 from meterlib.notifications import Callback, Notification, Notifier, Outbox
 from meterlib.quantity import exact_arithmetic
 from meterlib.recent_checks import RecentChecks
+from meterlib.state import Catalogue
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Store, StoreSession
-from meterlib.subject import Catalogue, Subject
+from meterlib.subject import Subject
 
 DAY_MS = 86_400_000
 

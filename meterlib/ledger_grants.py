@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from attrs import evolve
 
-from meterlib import resets, validation
-from meterlib.deduction import apply_allowing
+from meterlib import validation
 from meterlib.errors import (
     AlreadyExists,
     BalanceNotFound,
@@ -24,7 +23,10 @@ from meterlib.quantity import ZERO
 from meterlib.results import (
     Balance,
 )
-from meterlib.subject import Catalogue, Subject
+from meterlib.rules import resets
+from meterlib.rules.deduction import apply_allowing
+from meterlib.state import Catalogue
+from meterlib.subject import Subject
 
 
 class GrantCalls(LedgerCore):

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from meterlib import validation, windows
+from meterlib import validation
+from meterlib.controls import windows
 from meterlib.errors import (
     InvalidRequest,
 )
 from meterlib.instants import to_datetime
 from meterlib.ledger_core import LedgerCore
-from meterlib.ordering import in_deduction_order
 from meterlib.results import (
     Balance,
     Flag,
     GrantRow,
     UsageWindow,
 )
+from meterlib.rules.balances import grant_row
+from meterlib.rules.ordering import in_deduction_order
+from meterlib.state import Catalogue
 from meterlib.stores.protocol import StoreSession
-from meterlib.subject import Catalogue, Subject
-from meterlib.views import grant_row
+from meterlib.subject import Subject
 
 
 class ReadCalls(LedgerCore):

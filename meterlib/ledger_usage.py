@@ -9,7 +9,6 @@ from typing import Any
 
 from meterlib import validation
 from meterlib.checking import check_details, deducted_details, is_allowed, judged_pool
-from meterlib.deduction import REJECT
 from meterlib.errors import (
     AlreadyExists,
     DuplicateIdempotencyKey,
@@ -32,8 +31,10 @@ from meterlib.results import (
     CheckResult,
     TrackResult,
 )
+from meterlib.rules.deduction import REJECT
+from meterlib.state import Catalogue
 from meterlib.stores.protocol import StoreSession
-from meterlib.subject import Catalogue, Subject
+from meterlib.subject import Subject
 from meterlib.tracking import TrackArgs, apply_track, parse_track, track_args
 
 

@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from attrs import evolve
 
-from meterlib import limits, resets
-from meterlib.deduction import CAP, REJECT, Change, Entry, Outcome, deduct
+from meterlib import limits
 from meterlib.models import (
     Customer,
     DeductionRecord,
@@ -23,56 +22,17 @@ from meterlib.models import (
     Lock,
     LockItem,
 )
-from meterlib.ordering import in_deduction_order
-from meterlib.quantity import ONE, ZERO
+from meterlib.quantity import ZERO
 from meterlib.results import Balance, Flag
+from meterlib.rules import resets
+from meterlib.rules.balances import balance_of, flag_of
+from meterlib.rules.deduction import CAP, REJECT, Change, Entry, Outcome, deduct
+from meterlib.rules.ordering import in_deduction_order
+from meterlib.state import Catalogue
 from meterlib.stores.protocol import StoreSession
-from meterlib.views import balance_of, flag_of
 
 if TYPE_CHECKING:
-    from meterlib.enforcement import Enforcement
-
-
-class Catalogue:
-    """The features of one transaction, with the credit-system relations Autumn uses.
-
-    Features are immutable and never deleted, so a Ledger keeps its Catalogue across
-    transactions for as long as the store lists the same `features`.
-    """
-
-    def __init__(self, features: Iterable[Feature]) -> None:
-        self.features = list(features)  # as the store listed them
-        self.by_id = {f.id: f for f in self.features}
-        self.ordered = sorted(self.by_id.values(), key=lambda f: f.seq)
-        self._credit_systems: dict[str, tuple[Feature, ...]] = {}
-        self._pools: dict[str, dict[str, Feature]] = {}
-
-    def credit_systems_of(self, feature: Feature) -> list[Feature]:
-        """Credit systems containing `feature`, in catalogue order."""
-        found = self._credit_systems.get(feature.id)
-        if found is None:
-            found = tuple(c for c in self.ordered if c.credit_cost(feature.id) is not None)
-            self._credit_systems[feature.id] = found
-        return list(found)
-
-    def relevant(self, feature: Feature) -> list[Feature]:
-        """`feature` and every credit system it can draw on."""
-        return list(self.pools(feature).values())
-
-    def pools(self, feature: Feature) -> Mapping[str, Feature]:
-        """`relevant(feature)` by id (every deduction asks: kept, so do not change it)."""
-        found = self._pools.get(feature.id)
-        if found is None:
-            found = {f.id: f for f in (feature, *self.credit_systems_of(feature))}
-            self._pools[feature.id] = found
-        return found
-
-    def cost(self, member: Feature, pool: Feature) -> Decimal:
-        """Units of `pool` one unit of `member` consumes."""
-        if pool.id == member.id:
-            return ONE
-        cost = pool.credit_cost(member.id)
-        return ONE if cost is None else cost
+    from meterlib.controls.reactions import Enforcement
 
 
 class View:

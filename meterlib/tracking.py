@@ -8,12 +8,12 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from meterlib import validation
-from meterlib.deduction import Change
 from meterlib.errors import InvalidRequest
 from meterlib.instants import optional_ms, to_datetime
 from meterlib.models import DeductionRecord, Feature
 from meterlib.quantity import ZERO, to_quantity
 from meterlib.results import Balance, Deduction, Reset, TrackDetails, TrackResult
+from meterlib.rules.deduction import Change
 from meterlib.subject import Subject, View
 
 TRACK_KEYS = frozenset(

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from meterlib.stores.postgres import PostgresStore
+    from meterlib.stores.postgres.store import PostgresStore
 
 URL_VARIABLE = "METERLIB_TEST_POSTGRES_URL"
 MODE_VARIABLE = "METERLIB_TEST_POSTGRES"  # "require", "off", or unset
@@ -167,7 +167,7 @@ def _drop_made() -> None:
 
 @functools.cache
 def _throwaway_class() -> type[PostgresStore]:
-    from meterlib.stores.postgres import PostgresStore
+    from meterlib.stores.postgres.store import PostgresStore
 
     class ThrowawayPostgresStore(PostgresStore):
         """A PostgresStore whose schema is emptied on close, for the next test to reuse."""

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from meterlib import Ledger, ManualClock
@@ -297,6 +297,7 @@ def test_opening_and_constructing_refuse_cleanly(url: object, setting: str, valu
     """`Ledger.open` and the constructor take hostile arguments with a MeterError too."""
     with pytest.raises(MeterError):
         Ledger.open(url)  # type: ignore[arg-type]
+    assume(not (setting == "reverse_deduction_order" and isinstance(value, bool)))  # valid
     with pytest.raises(MeterError):
         Ledger(**{setting: value})
 

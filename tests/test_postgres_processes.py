@@ -17,7 +17,7 @@ from postgres_server import drop_schema, new_schema, psycopg_or_skip, server_url
 psycopg = psycopg_or_skip()
 
 from meterlib import Ledger  # noqa: E402
-from meterlib.stores.postgres import PostgresStore  # noqa: E402
+from meterlib.stores.postgres.store import PostgresStore  # noqa: E402
 
 PROCESSES = 8
 CALLS = 1_000

@@ -9,9 +9,10 @@ from decimal import Decimal
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from meterlib import intervals, resets_lots
+from meterlib import intervals
 from meterlib.models import Grant, RolloverLot, RolloverRule
-from tests.test_resets import D, make
+from meterlib.rules import rollovers as resets_lots
+from tests.rules.test_resets import D, make
 
 ANCHOR = 1_735_689_600_000  # 2025-01-01 00:00 UTC
 

@@ -53,8 +53,12 @@ MODULES: dict[str, list[str]] = {
         *(f"tests/test_resets_{name}.py" for name in ("lots", "merged")),
         *(f"{L}{name}.py" for name in ("rollovers", "update_lots")),
     ],
-    "resets": ["tests/test_resets.py", "tests/test_resets_lots.py", f"{L}rollovers.py"],
-    "intervals": ["tests/test_intervals.py", "tests/test_resets.py"],
+    "resets": [
+        "tests/rules/test_resets.py",
+        "tests/rules/test_rollover_lots.py",
+        f"{L}rollovers.py",
+    ],
+    "intervals": ["tests/test_intervals.py", "tests/rules/test_resets.py"],
     "views": [f"{L}{name}.py" for name in ("create", "check", "track", "rollovers", "expiry")],
     "windows": [
         *(f"{C}{name}.py" for name in ("windows", "window_lots", "window_edges", "spend")),

@@ -15,7 +15,7 @@ from meterlib.errors import (
 from meterlib.quantity import json_safe, to_json_number
 
 if TYPE_CHECKING:
-    from meterlib.autumn.routes import Call
+    from meterlib.autumn.call import Call
     from meterlib.ledger import Ledger
 
 

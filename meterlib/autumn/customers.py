@@ -23,7 +23,7 @@ from meterlib.errors import (
 )
 
 if TYPE_CHECKING:
-    from meterlib.autumn.routes import Call
+    from meterlib.autumn.call import Call
     from meterlib.ledger import Ledger
 
 

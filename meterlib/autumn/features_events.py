@@ -17,7 +17,7 @@ from meterlib.errors import (
 from meterlib.instants import to_datetime, to_ms
 
 if TYPE_CHECKING:
-    from meterlib.autumn.routes import Call
+    from meterlib.autumn.call import Call
     from meterlib.ledger import Ledger
 
 

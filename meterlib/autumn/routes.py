@@ -11,10 +11,6 @@ holds the billing controls object customers and entities share.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
 from meterlib.autumn.balances import (
     batch_track,
     check,
@@ -25,6 +21,7 @@ from meterlib.autumn.balances import (
     track,
     update_balance,
 )
+from meterlib.autumn.call import Handler
 from meterlib.autumn.customers import (
     create_entity,
     get_customer,
@@ -47,9 +44,6 @@ from meterlib.errors import (
     NotFound,
     StoreError,
 )
-
-if TYPE_CHECKING:
-    from meterlib.ledger import Ledger
 
 # meterlib error class and what the request was about -> (HTTP status, Autumn code).
 # A code of None keeps the error's own `.code`. The subject None is the general rule; a
@@ -81,20 +75,6 @@ def status_and_code(exc: MeterError, subject: str | None) -> tuple[int, str]:
                 status, code = ERRORS[key]
                 return status, code if code is not None else exc.code
     return 400, exc.code  # pragma: no cover - MeterError itself is in the table
-
-
-@dataclass
-class Call:
-    """One request being answered: its ledger, JSON body and the ledger's now (epoch ms)."""
-
-    ledger: Ledger
-    body: Any
-    now: int
-    subject: str | None = None  # what an error refers to, for `ERRORS`
-    api_version: str | None = None  # the x-api-version header, if the client sent one
-
-
-Handler = Callable[[Call], Any]
 
 
 ROUTES: dict[str, Handler] = {

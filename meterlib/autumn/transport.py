@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from meterlib.autumn.routes import ROUTES, Call, status_and_code
+from meterlib.autumn.call import Call
+from meterlib.autumn.routes import ROUTES, status_and_code
 from meterlib.autumn.wire import encode, parse_json
 from meterlib.clock import read_clock
 from meterlib.errors import MeterError

@@ -21,7 +21,7 @@ def _memory(rest: str) -> Store:
 
 
 def _sqlite(rest: str) -> Store:
-    from meterlib.stores.sqlite import SQLiteStore  # noqa: PLC0415
+    from meterlib.stores.sqlite.store import SQLiteStore  # noqa: PLC0415
 
     path, _, query = rest.partition("?")
     if not path.startswith("/") or path == "/":
@@ -41,7 +41,7 @@ def _sqlite(rest: str) -> Store:
 
 def _postgres(rest: str) -> Store:
     try:
-        from meterlib.stores.postgres import PostgresStore  # noqa: PLC0415
+        from meterlib.stores.postgres.store import PostgresStore  # noqa: PLC0415
     except ImportError:
         raise StoreError(
             "postgresql:// URLs need psycopg 3 and psycopg-pool: pip install 'meterlib[postgres]'"

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 
 from meterlib.cli import cli
 from meterlib.errors import StoreError
-from meterlib.stores.sqlite import SQLiteStore
+from meterlib.stores.sqlite.store import SQLiteStore
 
 Run = Callable[..., Result]
 RunJson = Callable[..., tuple[int, Any]]
@@ -57,7 +57,7 @@ class TestMissingExtra:
     ) -> None:
         """No psycopg: one line naming `pip install 'meterlib[postgres]'`, not 40 of traceback."""
         monkeypatch.setitem(sys.modules, "psycopg", None)  # import psycopg raises ImportError
-        monkeypatch.delitem(sys.modules, "meterlib.stores.postgres", raising=False)
+        monkeypatch.delitem(sys.modules, "meterlib.stores.postgres.store", raising=False)
         runner = CliRunner()
         result = runner.invoke(cli, ["--db", "postgresql://u@127.0.0.1:1/db", "balances", "acme"])
         line = one_clean_line(result)

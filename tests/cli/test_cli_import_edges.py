@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from meterlib import cli_import
 from meterlib.cli import cli
+from meterlib.cli import importing as cli_import
 from meterlib.ledger import Ledger
-from meterlib.stores.sqlite_session import SQLiteSession
+from meterlib.stores.sqlite.tx import SQLiteSession
 
 Run = Callable[..., Result]
 RunJson = Callable[..., tuple[int, Any]]

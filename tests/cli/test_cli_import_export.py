@@ -9,7 +9,7 @@ from typing import Any
 
 from click.testing import Result
 
-from meterlib import cli_import
+from meterlib.cli import importing as cli_import
 
 Run = Callable[..., Result]  # the `run` fixture of conftest.py
 RunJson = Callable[..., tuple[int, Any]]  # the `run_json` fixture

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from meterlib import CustomerNotFound, Ledger, ManualClock, Store
-from meterlib.alerts import TopupRequest
+from meterlib.effects import TopupRequest
 from meterlib.notifications import AUTO_TOPUP, Notification
 
 D = Decimal

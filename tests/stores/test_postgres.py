@@ -26,8 +26,8 @@ from meterlib import Ledger  # noqa: E402
 from meterlib.errors import InvalidRequest, StoreError  # noqa: E402
 from meterlib.models import Counter, Feature  # noqa: E402
 from meterlib.stores import Store  # noqa: E402
-from meterlib.stores import postgres_rows as pg  # noqa: E402
-from meterlib.stores.postgres import PostgresStore, translate_error  # noqa: E402
+from meterlib.stores.postgres import rows as pg  # noqa: E402
+from meterlib.stores.postgres.store import PostgresStore, translate_error  # noqa: E402
 from meterlib.stores.urls import open_store  # noqa: E402
 from meterlib.testing import StoreContract, customer, grant  # noqa: E402
 

@@ -16,9 +16,9 @@ import pytest
 from meterlib.errors import StoreError
 from meterlib.models import DeductionRecord, RolloverLot, RolloverRule
 from meterlib.stores import SQLiteStore
-from meterlib.stores import sqlite_session as sql
-from meterlib.stores.sqlite import translate_error
-from meterlib.stores.sqlite_schema import MIGRATIONS
+from meterlib.stores.sqlite import tx as sql
+from meterlib.stores.sqlite.schema import MIGRATIONS
+from meterlib.stores.sqlite.store import translate_error
 from meterlib.testing import (
     CREATED,
     T0,

@@ -17,11 +17,10 @@ from hypothesis import strategies as st
 
 from meterlib.errors import StoreError
 from meterlib.models import Customer, DeductionRecord, Feature, Grant, Lock, RolloverLot
-from meterlib.stores import SQLiteStore
-from meterlib.stores import sqlite as sqlite_store
-from meterlib.stores import sqlite_rows as rows
-from meterlib.stores import sqlite_session as sql
-from meterlib.stores.sqlite_session import SQLiteSession
+from meterlib.stores import SQLiteStore, rows
+from meterlib.stores.sqlite import store as sqlite_store
+from meterlib.stores.sqlite import tx as sql
+from meterlib.stores.sqlite.tx import SQLiteSession
 from meterlib.testing import customer, event, events, feature, grant, lock
 
 

@@ -1,0 +1,283 @@
+"""PostgresSession: a unit of work of a PostgresStore on one pooled connection, and the
+`_Slot` (the connection, its nesting and the advisory locks it holds) it runs on. Each read or
+write of a customer's state first takes that customer's transaction-scoped advisory lock; see
+`meterlib.stores.postgres.store` for why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+import psycopg
+from attrs import evolve
+
+from meterlib.errors import StoreError
+from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.stores import rows
+from meterlib.stores.postgres import rows as pg
+from meterlib.stores.postgres.rows import Connection
+
+
+class _Owner(Protocol):
+    """What a session needs of its store (a Protocol, so this module does not import the store)."""
+
+    where: str
+    _sql: pg.Statements
+
+    def _error(self, exc: BaseException) -> StoreError: ...
+
+
+class PostgresSession:
+    """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
+
+    __slots__ = ("_conn", "_locked", "_sql", "_store", "_write")
+
+    def __init__(self, store: _Owner, slot: _Slot, *, write: bool) -> None:
+        self._store = store
+        self._conn = slot.conn
+        self._locked = slot.locked
+        self._sql = store._sql
+        self._write = write
+
+    # --- plumbing
+
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, tuple(params))
+        except psycopg.Error as exc:
+            raise self._store._error(exc) from exc
+
+    def _run_many(self, sql: str, params: list[tuple[Any, ...]]) -> None:
+        if not params:
+            return
+        try:
+            with self._conn.cursor() as cursor:
+                cursor.executemany(sql, params)
+        except psycopg.Error as exc:
+            raise self._store._error(exc) from exc
+
+    def _writable(self) -> None:
+        if not self._write:
+            raise RuntimeError("write in a read-only transaction")
+
+    def _lock(self, kind: str, name: str) -> None:
+        """Hold `kind` `name` until this transaction ends (write transactions only)."""
+        if not self._write:
+            return
+        key = pg.lock_key(self._sql.schema, kind, name)
+        if key not in self._locked:
+            self._run(self._sql.lock, (key,))
+            self._locked.add(key)
+
+    # --- sequences and catalogue
+
+    def next_seq(self, kind: str) -> int:
+        """A number larger than any returned before for `kind`, by a sequence shared by every
+        server (numbers taken by a rolled-back transaction are skipped, not reused)."""
+        self._writable()
+        name = pg.sequence_name(self._sql.schema, kind)
+        if kind not in pg.PRECREATED_SEQUENCES:
+            (exists,) = self._one(self._sql.sequence_exists, (name,))
+            if not exists:
+                self._lock("sequence", kind)
+                self._run(self._sql.create_sequence.format(name))
+        (value,) = self._one("SELECT nextval(%s)", (name,))
+        return int(value)
+
+    def _one(self, sql: str, params: Iterable[Any]) -> tuple[Any, ...]:
+        row = self._run(sql, params).fetchone()
+        if row is None:  # pragma: no cover - these statements always return a row
+            raise StoreError(f"{self._store.where}: no row from {sql!r}")
+        return row
+
+    def get_feature(self, feature_id: str) -> Feature | None:
+        """The feature, or None."""
+        row = self._run(self._sql.get_feature, (feature_id,)).fetchone()
+        return None if row is None else rows.feature_from_row(row)
+
+    def list_features(self) -> list[Feature]:
+        """Every feature, in `seq` order."""
+        return [rows.feature_from_row(r) for r in self._run(self._sql.list_features)]
+
+    def add_feature(self, feature: Feature) -> None:
+        """Insert a new feature. If another server created the same id since this
+        transaction read the catalogue, an identical definition is kept as it is and a
+        different one is a StoreError (never silently overwritten)."""
+        self._writable()
+        cursor = self._run(self._sql.add_feature, rows.feature_to_row(feature))
+        if cursor.rowcount == 1:
+            return
+        stored = self.get_feature(feature.id)
+        if stored is not None and stored == evolve(feature, seq=stored.seq):
+            return
+        raise StoreError(
+            f"{self._store.where}: feature {feature.id!r} was just created by another "
+            "transaction with a different definition; nothing was written, retry"
+        )
+
+    def get_customer(self, customer_id: str) -> Customer | None:
+        """The customer, or None; a write transaction first takes the customer's lock."""
+        self._lock("customer", customer_id)
+        row = self._run(self._sql.get_customer, (customer_id,)).fetchone()
+        return None if row is None else rows.customer_from_row(row)
+
+    def list_customers(self) -> list[Customer]:
+        """Every customer, in id order."""
+        return [rows.customer_from_row(r) for r in self._run(self._sql.list_customers)]
+
+    def put_customer(self, customer: Customer) -> None:
+        """Insert or replace by id."""
+        self._writable()
+        self._lock("customer", customer.id)
+        self._run(self._sql.put_customer, rows.customer_to_row(customer))
+
+    def get_entity(self, customer_id: str, entity_id: str) -> Entity | None:
+        """The entity, or None."""
+        self._lock("customer", customer_id)
+        row = self._run(self._sql.get_entity, (customer_id, entity_id)).fetchone()
+        return None if row is None else rows.entity_from_row(row)
+
+    def list_entities(self, customer_id: str) -> list[Entity]:
+        """The customer's entities, in id order."""
+        self._lock("customer", customer_id)
+        return [rows.entity_from_row(r) for r in self._run(self._sql.list_entities, (customer_id,))]
+
+    def put_entity(self, entity: Entity) -> None:
+        """Insert or replace by (customer_id, id)."""
+        self._writable()
+        self._lock("customer", entity.customer_id)
+        self._run(self._sql.put_entity, rows.entity_to_row(entity))
+
+    # --- grants
+
+    def list_grants(self, customer_id: str) -> list[Grant]:
+        """Every grant of the customer and its entities, in `seq` order."""
+        self._lock("customer", customer_id)
+        return [pg.grant_from_row(r) for r in self._run(self._sql.list_grants, (customer_id,))]
+
+    def put_grants(self, grants: Iterable[Grant]) -> None:
+        """Insert or replace each grant by id."""
+        self._writable()
+        batch = list(grants)
+        for customer_id in sorted({g.customer_id for g in batch}):
+            self._lock("customer", customer_id)
+        self._run_many(self._sql.put_grant, [pg.grant_to_row(g) for g in batch])
+
+    def delete_grants(self, grant_ids: Iterable[str]) -> None:
+        """Remove the grants (their rollovers live in the same row); unknown ids are ignored."""
+        self._writable()
+        ids = list(grant_ids)
+        if ids:
+            self._run(self._sql.delete_grants, (ids,))
+
+    # --- locks
+
+    def get_lock(self, lock_id: str) -> Lock | None:
+        """The open lock, or None. A write transaction first takes the lock's customer's
+        lock (or, for an id not in use, the id's own), then reads the lock afresh."""
+        if self._write:
+            owner = self._run(self._sql.lock_owner, (lock_id,)).fetchone()
+            if owner is None:
+                self._lock("lock", lock_id)
+                owner = self._run(self._sql.lock_owner, (lock_id,)).fetchone()
+            if owner is not None:
+                self._lock("customer", owner[0])
+        row = self._run(self._sql.get_lock, (lock_id,)).fetchone()
+        return None if row is None else pg.lock_from_row(row)
+
+    def list_locks(self, customer_id: str) -> list[Lock]:
+        """The customer's open locks, in creation order."""
+        self._lock("customer", customer_id)
+        return [pg.lock_from_row(r) for r in self._run(self._sql.list_locks, (customer_id,))]
+
+    def put_lock(self, lock: Lock) -> None:
+        """Insert or replace by lock_id."""
+        self._writable()
+        self._lock("customer", lock.customer_id)
+        self._run(self._sql.put_lock, pg.lock_to_row(lock))
+
+    def delete_lock(self, lock_id: str) -> None:
+        """Remove the lock; an unknown id is ignored."""
+        self._writable()
+        self._run(self._sql.delete_lock, (lock_id,))
+
+    # --- events
+
+    def add_event(self, event: EventRecord) -> None:
+        """Record the event."""
+        self._writable()
+        self._run(self._sql.add_event, pg.event_to_row(event))
+
+    def list_events(
+        self,
+        *,
+        customer_id: str | None,
+        feature_id: str | None,
+        entity_id: str | None,
+        start: int | None,
+        end: int | None,
+        before: tuple[int, int] | None,
+        limit: int,
+    ) -> list[EventRecord]:
+        """Newest first by (timestamp, seq); see the protocol for the filters."""
+        params: list[Any] = [v for v in (customer_id, entity_id, start, end) if v is not None]
+        if before is not None:
+            params.extend(before)
+        if feature_id is not None:
+            params.append(feature_id)
+        params.append(limit)
+        sql = self._sql.list_events(
+            (
+                customer_id is not None,
+                entity_id is not None,
+                start is not None,
+                end is not None,
+                before is not None,
+                feature_id is not None,
+            )
+        )
+        return [pg.event_from_row(r) for r in self._run(sql, params)]
+
+    # --- idempotency keys
+
+    def get_idempotency_key(self, key: str) -> int | None:
+        """The instant (ms) until which `key` is claimed, or None. A write transaction first
+        takes the key's lock, so a claim made by another server is seen, never raced."""
+        self._lock("key", key)
+        row = self._run(self._sql.get_key, (key,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def put_idempotency_key(self, key: str, expires_at: int) -> None:
+        """Claim `key` until `expires_at`, replacing any older claim."""
+        self._writable()
+        self._lock("key", key)
+        self._run(self._sql.put_key, (key, expires_at))
+
+    # --- counters
+
+    def list_counters(self, customer_id: str) -> list[Counter]:
+        """The customer's counters, in key order."""
+        self._lock("customer", customer_id)
+        found = self._run(self._sql.list_counters, (customer_id,))
+        return [pg.counter_from_row(r) for r in found]
+
+    def put_counters(self, counters: Iterable[Counter]) -> None:
+        """Insert or replace each counter by (customer_id, key)."""
+        self._writable()
+        batch = list(counters)
+        for customer_id in sorted({c.customer_id for c in batch}):
+            self._lock("customer", customer_id)
+        self._run_many(self._sql.put_counter, [pg.counter_to_row(c) for c in batch])
+
+
+class _Slot:
+    """The connection a thread's open transaction uses, its nesting and the locks it holds."""
+
+    __slots__ = ("conn", "depth", "locked", "write")
+
+    def __init__(self, conn: Connection, *, write: bool) -> None:
+        self.conn = conn
+        self.depth = 0
+        self.write = write
+        self.locked: set[int] = set()
