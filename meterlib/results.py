@@ -243,7 +243,7 @@ class EventPage:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's events.list response."""
-        return shapes.event_page([shapes.event(e) for e in self.events], self.next_cursor)
+        return shapes.event_page(self)
 
 
 @frozen(kw_only=True)

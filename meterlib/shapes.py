@@ -99,6 +99,13 @@ class EventFields(Protocol):
     def deductions(self) -> Sequence[DeductionFields]: ...
 
 
+class EventPageFields(Protocol):
+    @property
+    def events(self) -> Sequence[EventFields]: ...
+    @property
+    def next_cursor(self) -> str | None: ...
+
+
 # --- the catalogue ------------------------------------------------------------------------
 
 
@@ -167,9 +174,14 @@ def event(e: EventFields) -> dict[str, Any]:
     }
 
 
-def event_page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
+def event_list(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
     """Autumn's events.list response, from the events' shapes."""
     return {"list": items, "next_cursor": next_cursor}
+
+
+def event_page(page: EventPageFields) -> dict[str, Any]:
+    """Autumn's events.list response for one page of events."""
+    return event_list([event(e) for e in page.events], page.next_cursor)
 
 
 # --- documents the bridge and the CLI both answer -----------------------------------------
