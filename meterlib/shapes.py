@@ -28,6 +28,13 @@ from meterlib.quantity import json_safe, to_json_number
 
 ENV = "sandbox"  # meterlib answers as Autumn's sandbox environment
 
+# The notification types (Autumn's webhook types, but for top-ups: see `webhook`)
+LIMIT_REACHED = "balances.limit_reached"
+USAGE_ALERT = "balances.usage_alert_triggered"
+AUTO_TOPUP = "balances.auto_topup"
+# meterlib's extra keys in a notification's data, left out of Autumn's webhook body
+_NOT_SENT = {USAGE_ALERT: ("name", "threshold", "threshold_type"), AUTO_TOPUP: ("status",)}
+
 
 # --- what the shapes read -----------------------------------------------------------------
 # Read-only properties, so frozen attrs classes (and anything else with these attributes) fit.
@@ -106,6 +113,15 @@ class EventPageFields(Protocol):
     def next_cursor(self) -> str | None: ...
 
 
+class NotificationFields(Protocol):
+    @property
+    def type(self) -> str: ...
+    @property
+    def data(self) -> Mapping[str, Any]: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+
+
 # --- the catalogue ------------------------------------------------------------------------
 
 
@@ -182,6 +198,43 @@ def event_list(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str
 def event_page(page: EventPageFields) -> dict[str, Any]:
     """Autumn's events.list response for one page of events."""
     return event_list([event(e) for e in page.events], page.next_cursor)
+
+
+# --- notifications ------------------------------------------------------------------------
+
+
+def notification(n: NotificationFields) -> dict[str, Any]:
+    """`{"type", "occurred_at" (epoch ms), "data"}`, numbers as JSON numbers."""
+    return {
+        "type": n.type,
+        "occurred_at": to_ms(n.occurred_at, field="occurred_at"),
+        "data": json_safe(n.data),
+    }
+
+
+def webhook_type(n: NotificationFields) -> str:
+    """The webhook type Autumn sends for a notification: its own, but a top-up's says how
+    it went."""
+    if n.type != AUTO_TOPUP:
+        return n.type
+    if n.data.get("status") == "succeeded":
+        return "billing.auto_topup_succeeded"
+    return "billing.auto_topup_failed"
+
+
+def webhook(n: NotificationFields) -> dict[str, Any]:
+    """Autumn's webhook body: its type, and its data without meterlib's extra keys; a top-up
+    names no entity and says when it happened."""
+    data = dict(n.data)
+    if data.get("entity_id") is None or n.type == AUTO_TOPUP:
+        data.pop("entity_id", None)
+    for key in _NOT_SENT.get(n.type, ()):
+        data.pop(key, None)
+    out: dict[str, Any] = {"type": webhook_type(n)}
+    if n.type == AUTO_TOPUP:
+        out["occurred_at"] = to_ms(n.occurred_at, field="occurred_at")
+    out["data"] = json_safe(data)
+    return out
 
 
 # --- documents the bridge and the CLI both answer -----------------------------------------
