@@ -1,7 +1,8 @@
 """What the Ledger answers: balances, flags, check and track results, event pages.
 
 Native attributes are exact Decimals and aware UTC datetimes; `.to_dict()` gives Autumn's JSON
-shape (snake_case keys, epoch ms, numbers rounded to 10 dp).
+shape (snake_case keys, epoch ms, numbers rounded to 10 dp), built in `meterlib.balance_shapes`
+and `meterlib.shapes`, which the bridge and the CLI call directly.
 """
 
 from __future__ import annotations
