@@ -3,10 +3,14 @@ documents the bridge and the CLI both answer, and shapes that read attributes on
 
 from __future__ import annotations
 
+import ast
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 from meterlib import balance_shapes, shapes
 from meterlib.models import Customer, Entity, Feature
@@ -142,3 +146,19 @@ def test_event_page_and_error() -> None:
         "code": "not_found",
         "env": "sandbox",
     }
+
+
+@pytest.mark.parametrize("module", [shapes, balance_shapes])
+def test_shapes_stand_under_the_models(module: object) -> None:
+    """The shapes import only the lowest floor (numbers, instants, errors, each other), so
+    models and results can call them and the bridge and the CLI share them."""
+    allowed = {"meterlib.quantity", "meterlib.instants", "meterlib.errors"}
+    allowed |= {"meterlib.balance_shapes"}
+    tree = ast.parse(Path(str(getattr(module, "__file__", ""))).read_text(encoding="utf-8"))
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    assert {name for name in imported if name.startswith("meterlib")} <= allowed
