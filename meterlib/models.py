@@ -14,8 +14,8 @@ from typing import Any
 
 from attrs import field, fields, frozen
 
-from meterlib.instants import to_ms
-from meterlib.quantity import ZERO, json_safe, to_json_number
+from meterlib import shapes
+from meterlib.quantity import ZERO
 
 _new_instance = object.__new__
 
@@ -56,20 +56,7 @@ class Feature:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's Feature object."""
-        out: dict[str, Any] = {
-            "id": self.id,
-            "name": self.name if self.name is not None else self.id,
-            "type": self.type,
-            "consumable": self.consumable,
-            "archived": False,
-            "event_names": list(self.event_names),
-        }
-        if self.credit_schema is not None:
-            out["credit_schema"] = [
-                {"metered_feature_id": fid, "credit_cost": to_json_number(cost)}
-                for fid, cost in self.credit_schema.items()
-            ]
-        return out
+        return shapes.feature(self)
 
 
 @frozen(kw_only=True)
@@ -85,18 +72,7 @@ class Customer:
 
     def to_dict(self) -> dict[str, Any]:
         """The customer fields of Autumn's Customer object (callers add balances and flags)."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "email": self.email,
-            "created_at": to_ms(self.created_at, field="created_at"),
-            "fingerprint": None,
-            "stripe_id": None,
-            "env": "sandbox",
-            "metadata": json_safe(self.metadata),
-            "send_email_receipts": False,
-            "billing_controls": json_safe(self.billing_controls),
-        }
+        return shapes.customer(self)
 
 
 @frozen(kw_only=True)
@@ -112,15 +88,7 @@ class Entity:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's Entity object (without balances)."""
-        return {
-            "id": self.id,
-            "customer_id": self.customer_id,
-            "feature_id": self.feature_id,
-            "name": self.name,
-            "created_at": to_ms(self.created_at, field="created_at"),
-            "env": "sandbox",
-            "billing_controls": json_safe(self.billing_controls),
-        }
+        return shapes.entity(self)
 
 
 @frozen(kw_only=True)

@@ -28,33 +28,22 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
 from attrs import frozen
 
+from meterlib import shapes
 from meterlib.errors import InvalidRequest
-from meterlib.instants import to_ms
-from meterlib.quantity import to_json_number
 from meterlib.validation import shown
 
-LIMIT_REACHED = "balances.limit_reached"
-USAGE_ALERT = "balances.usage_alert_triggered"
-AUTO_TOPUP = "balances.auto_topup"
+# the type names are Autumn's webhook vocabulary: the wire shapes own them
+LIMIT_REACHED = shapes.LIMIT_REACHED
+USAGE_ALERT = shapes.USAGE_ALERT
+AUTO_TOPUP = shapes.AUTO_TOPUP
 EVENT_TYPES = (LIMIT_REACHED, USAGE_ALERT, AUTO_TOPUP)
 
 logger = logging.getLogger("meterlib.notifications")
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return to_json_number(value)
-    if isinstance(value, dict):
-        return {k: _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    return value
 
 
 @frozen(kw_only=True)
@@ -68,35 +57,15 @@ class Notification:
     @property
     def autumn_type(self) -> str:
         """The webhook type Autumn sends for this notification."""
-        if self.type != AUTO_TOPUP:
-            return self.type
-        if self.data.get("status") == "succeeded":
-            return "billing.auto_topup_succeeded"
-        return "billing.auto_topup_failed"
+        return shapes.webhook_type(self)
 
     def to_dict(self) -> dict[str, Any]:
         """`{"type", "occurred_at" (epoch ms), "data"}`, numbers as JSON numbers."""
-        return {
-            "type": self.type,
-            "occurred_at": to_ms(self.occurred_at, field="occurred_at"),
-            "data": _json(self.data),
-        }
+        return shapes.notification(self)
 
     def to_autumn(self) -> dict[str, Any]:
         """Autumn's webhook body: its type, and its data without meterlib's extra keys."""
-        data = dict(self.data)
-        if data.get("entity_id") is None:
-            data.pop("entity_id", None)
-        if self.type == USAGE_ALERT:
-            for key in ("name", "threshold", "threshold_type"):
-                data.pop(key, None)
-        out: dict[str, Any] = {"type": self.autumn_type}
-        if self.type == AUTO_TOPUP:
-            data.pop("status", None)
-            data.pop("entity_id", None)
-            out["occurred_at"] = to_ms(self.occurred_at, field="occurred_at")
-        out["data"] = _json(data)
-        return out
+        return shapes.webhook(self)
 
 
 Callback = Callable[[Notification], object]

@@ -1,7 +1,8 @@
 """What the Ledger answers: balances, flags, check and track results, event pages.
 
 Native attributes are exact Decimals and aware UTC datetimes; `.to_dict()` gives Autumn's JSON
-shape (snake_case keys, epoch ms, numbers rounded to 10 dp).
+shape (snake_case keys, epoch ms, numbers rounded to 10 dp), built in `meterlib.balance_shapes`
+and `meterlib.shapes`, which the bridge and the CLI call directly.
 """
 
 from __future__ import annotations
@@ -13,12 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from attrs import field, frozen
 
-from meterlib.instants import to_ms
-from meterlib.quantity import WIDE, json_safe, to_json_number
-
-
-def _ms(value: datetime | None) -> int | None:
-    return None if value is None else to_ms(value, field="instant")
+from meterlib import balance_shapes, shapes
+from meterlib.quantity import WIDE
 
 
 class _Deferred:
@@ -58,10 +55,7 @@ class Reset:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's reset object: interval_count only when it is not 1."""
-        out: dict[str, Any] = {"interval": self.interval, "resets_at": _ms(self.resets_at)}
-        if self.interval_count != 1:
-            out["interval_count"] = self.interval_count
-        return out
+        return balance_shapes.reset(self)
 
 
 @frozen(kw_only=True)
@@ -82,27 +76,7 @@ class BreakdownItem:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's breakdown item; an overage row shows a usage-based price."""
-        price = None
-        if self.overage_allowed:
-            price = {
-                "billing_units": 1,
-                "billing_method": "usage_based",
-                "max_purchase": None
-                if self.max_purchase is None
-                else to_json_number(self.max_purchase),
-            }
-        return {
-            "id": self.id,
-            "plan_id": self.plan_id,
-            "included_grant": to_json_number(self.included_grant),
-            "prepaid_grant": to_json_number(self.prepaid_grant),
-            "remaining": to_json_number(self.remaining),
-            "usage": to_json_number(self.usage),
-            "unlimited": self.unlimited,
-            "reset": None if self.reset is None else self.reset.to_dict(),
-            "price": price,
-            "expires_at": _ms(self.expires_at),
-        }
+        return balance_shapes.breakdown_item(self)
 
 
 @frozen(kw_only=True)
@@ -115,11 +89,7 @@ class Rollover:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn reports a never-expiring rollover with expires_at 0."""
-        return {
-            "granted": to_json_number(self.granted),
-            "balance": to_json_number(self.balance),
-            "expires_at": _ms(self.expires_at) or 0,
-        }
+        return balance_shapes.rollover(self)
 
 
 @frozen(kw_only=True)
@@ -140,22 +110,7 @@ class Balance:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's Balance object."""
-        out: dict[str, Any] = {
-            "feature_id": self.feature_id,
-            "granted": to_json_number(self.granted),
-            "remaining": to_json_number(self.remaining),
-            "usage": to_json_number(self.usage),
-            "unlimited": self.unlimited,
-            "overage_allowed": self.overage_allowed,
-            "max_purchase": None
-            if self.max_purchase is None
-            else to_json_number(self.max_purchase),
-            "next_reset_at": _ms(self.next_reset_at),
-            "breakdown": [item.to_dict() for item in self.breakdown],
-        }
-        if self.has_rollover_rule or self.rollovers:
-            out["rollovers"] = [r.to_dict() for r in self.rollovers]
-        return out
+        return balance_shapes.balance(self)
 
 
 @frozen(kw_only=True)
@@ -169,12 +124,7 @@ class Flag:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's Flag object."""
-        return {
-            "id": self.id,
-            "plan_id": self.plan_id,
-            "expires_at": _ms(self.expires_at),
-            "feature_id": self.feature_id,
-        }
+        return balance_shapes.flag(self)
 
 
 @frozen(kw_only=True)
@@ -189,13 +139,7 @@ class Deduction:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's deduction object."""
-        return {
-            "balance_id": self.balance_id,
-            "feature_id": self.feature_id,
-            "plan_id": self.plan_id,
-            "reset": None if self.reset is None else self.reset.to_dict(),
-            "value": to_json_number(self.value),
-        }
+        return balance_shapes.deduction(self)
 
 
 @frozen(kw_only=True)
@@ -211,14 +155,7 @@ class Preview:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's preview object."""
-        return {
-            "scenario": self.scenario,
-            "title": self.title,
-            "message": self.message,
-            "feature_id": self.feature_id,
-            "feature_name": self.feature_name,
-            "products": list(self.products),
-        }
+        return balance_shapes.preview(self)
 
 
 CheckDetails = tuple[
@@ -249,22 +186,7 @@ class CheckResult(_Deferred):
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's check response."""
-        out: dict[str, Any] = {
-            "allowed": self.allowed,
-            "customer_id": self.customer_id,
-            "required_balance": to_json_number(self.required_balance),
-            "balance": None if self.balance is None else self.balance.to_dict(),
-            "flag": None if self.flag is None else self.flag.to_dict(),
-        }
-        if self.entity_id is not None:
-            out["entity_id"] = self.entity_id
-        if self.balances is not None:
-            out["balances"] = {
-                k: None if v is None else v.to_dict() for k, v in self.balances.items()
-            }
-        if self.with_preview:
-            out["preview"] = None if self.preview is None else self.preview.to_dict()
-        return out
+        return balance_shapes.check(self)
 
 
 TrackDetails = tuple["Balance | None", "dict[str, Balance | None]", "tuple[Deduction, ...]"]
@@ -290,21 +212,7 @@ class TrackResult(_Deferred):
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's track response; `balances` only when it holds two or more features."""
-        out: dict[str, Any] = {
-            "customer_id": self.customer_id,
-            "value": to_json_number(self.value),
-            "balance": None if self.balance is None else self.balance.to_dict(),
-            "deductions": [d.to_dict() for d in self.deductions],
-        }
-        if self.entity_id is not None:
-            out["entity_id"] = self.entity_id
-        if self.event_name is not None:
-            out["event_name"] = self.event_name
-        if len(self.balances) >= 2:
-            out["balances"] = {
-                k: None if v is None else v.to_dict() for k, v in self.balances.items()
-            }
-        return out
+        return balance_shapes.track(self)
 
 
 @frozen(kw_only=True)
@@ -324,17 +232,7 @@ class Event:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's event list item."""
-        return {
-            "id": self.id,
-            "timestamp": _ms(self.timestamp),
-            "feature_id": self.feature_id if self.feature_id is not None else self.event_name,
-            "customer_id": self.customer_id,
-            "entity_id": self.entity_id,
-            "event_name": self.event_name,
-            "value": to_json_number(self.value),
-            "properties": json_safe(self.properties),
-            "deductions": [d.to_dict() for d in self.deductions],
-        }
+        return shapes.event(self)
 
 
 @frozen(kw_only=True)
@@ -346,7 +244,7 @@ class EventPage:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's events.list response."""
-        return {"list": [e.to_dict() for e in self.events], "next_cursor": self.next_cursor}
+        return shapes.event_page(self)
 
 
 @frozen(kw_only=True)
@@ -363,16 +261,7 @@ class GrantRow:
 
     def to_dict(self) -> dict[str, Any]:
         """Autumn's balances.list row."""
-        out = self.item.to_dict()
-        out.update(
-            feature_id=self.feature_id,
-            status=self.status,
-            rollovers=[r.to_dict() for r in self.rollovers],
-            customer_id=self.customer_id,
-            entity_id=self.entity_id,
-            created_at=_ms(self.created_at),
-        )
-        return out
+        return balance_shapes.grant_row(self)
 
 
 @frozen(kw_only=True)

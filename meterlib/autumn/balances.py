@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from meterlib import balance_shapes
 from meterlib.autumn.wire import ABSENT, Body, invalid, strip_none
 from meterlib.errors import (
     CustomerNotFound,
@@ -76,7 +77,7 @@ def check(call: Call) -> Any:
         }
     )
     _require_customer(call.ledger, customer_id, entity_id)
-    return call.ledger.check(customer_id, feature_id, **kwargs).to_dict()
+    return balance_shapes.check(call.ledger.check(customer_id, feature_id, **kwargs))
 
 
 _TRACK_MESSAGE = "Either feature_id or event_name must be provided"
@@ -125,7 +126,7 @@ def track(call: Call) -> Any:
     _resolve_features(call, args)
     _require_customer(call.ledger, args["customer_id"], args.get("entity_id"))
     customer_id = args.pop("customer_id")
-    return call.ledger.track(customer_id, **args).to_dict()
+    return balance_shapes.track(call.ledger.track(customer_id, **args))
 
 
 def batch_track(call: Call) -> Any:
@@ -284,7 +285,8 @@ def _customer_rows(
 ) -> list[dict[str, Any]]:
     """Every grant row of one customer (or one entity's own), live rows first."""
     return [
-        row.to_dict() for row in ledger.grants(customer_id, entity_id=entity_id, statuses=statuses)
+        balance_shapes.grant_row(row)
+        for row in ledger.grants(customer_id, entity_id=entity_id, statuses=statuses)
     ]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from meterlib import validation
+from meterlib import shapes, validation
 from meterlib.autumn.billing_controls import (
     _billing_controls,
     _controls_payload,
@@ -35,28 +35,26 @@ def _customer_payload(call: Call, customer_id: str, expand: list[str]) -> dict[s
     with their windows' usage."""
     ledger = call.ledger
     customer = ledger.get_customer(customer_id)
-    out = customer.to_dict()
-    out["billing_controls"] = _controls_payload(
+    billing_controls = _controls_payload(
         ledger,
         customer.billing_controls,
         customer_id,
         None,
         source="customer" if _tags_source(call) else None,
     )
-    features = {f.id: f.to_dict() for f in ledger.list_features()} if expand else {}
-    balances = {}
-    for fid, balance in ledger.balances(customer_id).items():
-        if balance is None:
-            continue
-        balances[fid] = balance.to_dict()
-        if "balances.feature" in expand and fid in features:
-            balances[fid]["feature"] = features[fid]
-    flags = {}
-    for fid, flag in ledger.flags(customer_id).items():
-        flags[fid] = flag.to_dict()
-        if "flags.feature" in expand and fid in features:
-            flags[fid]["feature"] = features[fid]
-    out.update(subscriptions=[], purchases=[], licenses=[], balances=balances, flags=flags)
+    out = shapes.customer_document(
+        customer,
+        ledger.balances(customer_id),
+        ledger.flags(customer_id),
+        billing_controls=billing_controls,
+    )
+    if expand:
+        features = {f.id: shapes.feature(f) for f in ledger.list_features()}
+        for key in ("balances", "flags"):
+            if f"{key}.feature" in expand:
+                for fid, item in out[key].items():
+                    if fid in features:
+                        item["feature"] = features[fid]
     return out
 
 
@@ -170,21 +168,14 @@ def _entity_payload(ledger: Ledger, customer_id: str, entity_id: str) -> dict[st
     """Autumn's Entity: its balances and flags as the entity sees them, and its own billing
     controls (never the customer's it inherits), each usage limit with its `usage`."""
     entity = ledger.get_entity(customer_id, entity_id)
-    out = entity.to_dict()
-    if out["feature_id"] is None:
-        del out["feature_id"]
-    out["billing_controls"] = _controls_payload(
-        ledger, entity.billing_controls, customer_id, entity_id, source=None
+    return shapes.entity_document(
+        entity,
+        ledger.balances(customer_id, entity_id=entity_id),
+        ledger.flags(customer_id, entity_id=entity_id),
+        billing_controls=_controls_payload(
+            ledger, entity.billing_controls, customer_id, entity_id, source=None
+        ),
     )
-    balances = {
-        fid: balance.to_dict()
-        for fid, balance in ledger.balances(customer_id, entity_id=entity_id).items()
-    }
-    flags = {
-        fid: flag.to_dict() for fid, flag in ledger.flags(customer_id, entity_id=entity_id).items()
-    }
-    out.update(subscriptions=[], purchases=[], balances=balances, flags=flags)
-    return out
 
 
 def _entity_owner(ledger: Ledger, entity_id: str) -> str | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from dateutil.relativedelta import relativedelta
 
+from meterlib import shapes
 from meterlib.autumn.wire import Body, invalid, strip_none
 from meterlib.errors import (
     AlreadyExists,
@@ -58,7 +59,9 @@ def list_events(call: Call) -> Any:
         if not features or len(features) == 1:
             if features:
                 query["feature_id"] = features[0]
-            return call.ledger.events(customer_id, limit=limit, cursor=cursor, **query).to_dict()
+            return shapes.event_page(
+                call.ledger.events(customer_id, limit=limit, cursor=cursor, **query)
+            )
         return _events_of_features(
             call.ledger,
             customer_id=customer_id,
@@ -90,16 +93,16 @@ def _events_of_features(
             touched = {d.feature_id for d in event.deductions} | {event.feature_id}
             if not touched & features:
                 continue
-            found.append(event.to_dict())
+            found.append(shapes.event(event))
             if len(found) == limit:
                 more = i + 1 < len(page.events) or page.next_cursor is not None
                 if not more:
-                    return {"list": found, "next_cursor": None}
+                    return shapes.event_list(found, None)
                 # re-read up to this event to get the native cursor that points just after it
                 upto = ledger.events(customer_id, limit=i + 1, cursor=cursor, **query)
-                return {"list": found, "next_cursor": upto.next_cursor}
+                return shapes.event_list(found, upto.next_cursor)
         if page.next_cursor is None:
-            return {"list": found, "next_cursor": None}
+            return shapes.event_list(found, None)
         cursor = page.next_cursor
 
 
@@ -155,19 +158,19 @@ def create_feature(call: Call) -> Any:
             {"consumable": consumable, "event_names": event_names, "credit_schema": schema}
         ),
     )
-    return feature.to_dict()
+    return shapes.feature(feature)
 
 
 def get_feature(call: Call) -> Any:
     """`POST /v1/features.get`."""
     body = Body(call.body)
-    return call.ledger.get_feature(body.required_text("feature_id")).to_dict()
+    return shapes.feature(call.ledger.get_feature(body.required_text("feature_id")))
 
 
 def list_features(call: Call) -> Any:
     """`POST /v1/features.list`: the SDK sends no body at all."""
     Body(call.body)
-    return {"list": [f.to_dict() for f in call.ledger.list_features()]}
+    return shapes.listing(shapes.feature(f) for f in call.ledger.list_features())
 
 
 # operation ("<resource>.<action>", from the path /v1/<resource>.<action>) -> handler

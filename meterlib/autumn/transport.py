@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from meterlib import shapes
 from meterlib.autumn.call import Call
 from meterlib.autumn.routes import ROUTES, status_and_code
 from meterlib.autumn.wire import encode, parse_json
@@ -34,7 +35,7 @@ _JSON = {"content-type": "application/json"}
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, Any]]:
-    return status, {"message": message, "code": code, "env": "sandbox"}
+    return status, shapes.error(message, code)
 
 
 class AutumnTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):

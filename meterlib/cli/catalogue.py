@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from meterlib import shapes
 from meterlib.cli import render
 from meterlib.cli.params import JSON_OBJECT, State, echo_json, pass_state
 from meterlib.ledger import Ledger
@@ -13,11 +14,9 @@ from meterlib.ledger import Ledger
 
 def customer_document(ledger: Ledger, customer_id: str) -> dict[str, Any]:
     """Autumn's Customer object: the customer, its balances and its flags."""
-    out = ledger.get_customer(customer_id).to_dict()
-    out.update(subscriptions=[], purchases=[], licenses=[])
-    out["balances"] = {k: b.to_dict() for k, b in ledger.balances(customer_id).items()}
-    out["flags"] = {k: f.to_dict() for k, f in ledger.flags(customer_id).items()}
-    return out
+    return shapes.customer_document(
+        ledger.get_customer(customer_id), ledger.balances(customer_id), ledger.flags(customer_id)
+    )
 
 
 @click.group()
@@ -74,7 +73,7 @@ def features_create(
         credit_schema=credit_schema,
     )
     if state.as_json:
-        echo_json(feature.to_dict())
+        echo_json(shapes.feature(feature))
     else:
         click.echo(render.features_table([feature]))
 
@@ -85,7 +84,7 @@ def features_list(state: State, /) -> None:
     """List features in the order they were created."""
     found = state.ledger(write=False).list_features()
     if state.as_json:
-        echo_json({"list": [f.to_dict() for f in found]})
+        echo_json(shapes.listing(shapes.feature(f) for f in found))
     else:
         click.echo(render.features_table(found))
 
@@ -127,7 +126,7 @@ def customers_list(state: State, /) -> None:
     """List customers in id order."""
     found = state.ledger(write=False).list_customers()
     if state.as_json:
-        echo_json({"list": [c.to_dict() for c in found]})
+        echo_json(shapes.listing(shapes.customer(c) for c in found))
     else:
         click.echo(render.customers_table(found))
 
@@ -149,6 +148,6 @@ def entities_create(
     """Create ENTITY_ID under CUSTOMER_ID (an existing one is shown unchanged)."""
     entity = state.ledger().create_entity(customer_id, entity_id, feature_id=feature_id, name=name)
     if state.as_json:
-        echo_json(entity.to_dict())
+        echo_json(shapes.entity(entity))
     else:
         click.echo(f"entity {entity.id} of {entity.customer_id}")

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from meterlib import balance_shapes, shapes
 from meterlib.cli import render
 from meterlib.cli.params import (
     JSON_OBJECT,
@@ -53,8 +54,8 @@ def _grant_outcome(
         echo_json(
             {
                 "success": True,
-                "balance": None if balance is None else balance.to_dict(),
-                "flag": None if flag is None else flag.to_dict(),
+                "balance": None if balance is None else balance_shapes.balance(balance),
+                "flag": None if flag is None else balance_shapes.flag(flag),
             }
         )
     elif balance is not None:
@@ -155,7 +156,7 @@ def balances(state: State, /, *, customer_id: str, entity_id: str | None) -> Non
     ledger = state.ledger(write=False)
     found = ledger.balances(customer_id, entity_id=entity_id)
     if state.as_json:
-        echo_json({k: b.to_dict() for k, b in found.items()})
+        echo_json({k: balance_shapes.balance(b) for k, b in found.items()})
         return
     click.echo(render.balances_text(found))
     flags = ledger.flags(customer_id, entity_id=entity_id)
@@ -171,7 +172,7 @@ def flags(state: State, /, *, customer_id: str, entity_id: str | None) -> None:
     """Show the boolean features a customer has."""
     found = state.ledger(write=False).flags(customer_id, entity_id=entity_id)
     if state.as_json:
-        echo_json({k: f.to_dict() for k, f in found.items()})
+        echo_json({k: balance_shapes.flag(f) for k, f in found.items()})
     else:
         click.echo(render.flags_table(found))
 
@@ -222,7 +223,7 @@ def check(ctx: click.Context, /, *, customer_id: str, feature_id: str, **options
         customer_id, feature_id, **options
     )
     if state.as_json:
-        echo_json(result.to_dict())
+        echo_json(balance_shapes.check(result))
     else:
         click.echo(render.check_text(result))
     if not result.allowed:
@@ -256,7 +257,7 @@ def track(state: State, /, *, customer_id: str, feature_id: str | None, **option
     """
     result = state.ledger().track(customer_id, feature_id, **options)
     if state.as_json:
-        echo_json(result.to_dict())
+        echo_json(balance_shapes.track(result))
     else:
         click.echo(render.track_text(result))
 
@@ -305,7 +306,7 @@ def events(
         raise click.UsageError("give the customer once: CUSTOMER_ID or --customer")
     page = state.ledger(write=False).events(customer_id or customer_option, **options)
     if state.as_json:
-        echo_json(page.to_dict())
+        echo_json(shapes.event_page(page))
         return
     click.echo(render.events_table(page.events))
     if page.next_cursor:

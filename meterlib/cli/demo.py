@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from attrs import frozen
 from dateutil.relativedelta import relativedelta
 
+from meterlib import balance_shapes
 from meterlib.cli.render import balances_text, check_text, when
 from meterlib.clock import ManualClock
 from meterlib.instants import to_ms
@@ -36,8 +37,8 @@ class Step:
         return {
             "title": self.title,
             "at": to_ms(self.at, field="at"),
-            "checks": [c.to_dict() for c in self.checks],
-            "balances": {k: b.to_dict() for k, b in self.balances.items()},
+            "checks": [balance_shapes.check(c) for c in self.checks],
+            "balances": {k: balance_shapes.balance(b) for k, b in self.balances.items()},
         }
 
     def text(self) -> str:

@@ -13,6 +13,7 @@ from typing import IO, Any
 
 import click
 
+from meterlib import balance_shapes, shapes
 from meterlib.cli.params import State, echo_json, json_default, pass_state
 from meterlib.ledger import Ledger
 from meterlib.results import Event
@@ -24,12 +25,12 @@ def export_records(ledger: Ledger, customer_id: str | None) -> Iterator[dict[str
     """The ledger as records: features, customers, balances and flags (per customer and per
     entity, as of now), then events oldest first."""
     for feature in ledger.list_features():
-        yield {"kind": "feature", "feature": feature.to_dict()}
+        yield {"kind": "feature", "feature": shapes.feature(feature)}
     customers = (
         [ledger.get_customer(customer_id)] if customer_id is not None else ledger.list_customers()
     )
     for customer in customers:
-        yield {"kind": "customer", "customer": customer.to_dict()}
+        yield {"kind": "customer", "customer": shapes.customer(customer)}
         with ledger.store.transaction(write=False) as session:
             entity_ids = [e.id for e in session.list_entities(customer.id)]
         for entity_id in [None, *entity_ids]:
@@ -39,10 +40,15 @@ def export_records(ledger: Ledger, customer_id: str | None) -> Iterator[dict[str
                     "kind": "balance",
                     **subject,
                     "feature_id": feature_id,
-                    "balance": balance.to_dict(),
+                    "balance": balance_shapes.balance(balance),
                 }
             for feature_id, flag in ledger.flags(customer.id, entity_id=entity_id).items():
-                yield {"kind": "flag", **subject, "feature_id": feature_id, "flag": flag.to_dict()}
+                yield {
+                    "kind": "flag",
+                    **subject,
+                    "feature_id": feature_id,
+                    "flag": balance_shapes.flag(flag),
+                }
     newest_first: list[Event] = []
     cursor = None
     while True:
@@ -52,7 +58,7 @@ def export_records(ledger: Ledger, customer_id: str | None) -> Iterator[dict[str
             break
         cursor = page.next_cursor
     for event in reversed(newest_first):
-        yield {"kind": "event", "event": event.to_dict()}
+        yield {"kind": "event", "event": shapes.event(event)}
 
 
 def grouped(records: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from meterlib.errors import StoreError
 from meterlib.models import Customer, DeductionRecord, Feature, Grant, Lock, RolloverLot
-from meterlib.stores import SQLiteStore, rows
+from meterlib.stores import SQLiteStore, grant_rows, rows
 from meterlib.stores.sqlite import store as sqlite_store
 from meterlib.stores.sqlite import tx as sql
 from meterlib.stores.sqlite.tx import SQLiteSession
@@ -406,7 +406,7 @@ class TestEventJson:
             }
             for d in records
         ]
-        assert rows.deductions_json(records) == json.dumps(
+        assert grant_rows.deductions_json(records) == json.dumps(
             as_dicts, separators=(",", ":"), ensure_ascii=False
         )
 
@@ -415,7 +415,7 @@ class TestEventJson:
         self, records: list[DeductionRecord], feature_id: str | None
     ) -> None:
         recorded = event(1, feature_id=feature_id, deductions=tuple(records))
-        text = rows.event_to_row(recorded)[rows.EVENT_COLUMNS.index("feature_ids")]
+        text = grant_rows.event_to_row(recorded)[rows.EVENT_COLUMNS.index("feature_ids")]
         assert text == json.dumps(
             sorted(recorded.feature_ids), separators=(",", ":"), ensure_ascii=False
         )

@@ -26,7 +26,7 @@ import psycopg
 from attrs import evolve
 
 from meterlib.models import Counter, EventRecord, Grant, Lock
-from meterlib.stores import rows
+from meterlib.stores import grant_rows, rows
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -320,34 +320,34 @@ def grant_to_row(g: Grant) -> tuple[Any, ...]:
         "adjustment": g.adjustment,
         "max_purchase": g.max_purchase,
     }
-    return (*rows.grant_to_row(g), spellings(amounts))
+    return (*grant_rows.grant_to_row(g), spellings(amounts))
 
 
 def grant_from_row(r: rows.Row) -> Grant:
     """The Grant a `grants` row holds."""
-    grant = rows.grant_from_row(r)
+    grant = grant_rows.grant_from_row(r)
     return grant if r[-1] is None else evolve(grant, **respelled(r[-1]))
 
 
 def lock_to_row(lock: Lock) -> tuple[Any, ...]:
     """A Lock as a `locks` row."""
-    return (*rows.lock_to_row(lock), spellings({"value": lock.value}))
+    return (*grant_rows.lock_to_row(lock), spellings({"value": lock.value}))
 
 
 def lock_from_row(r: rows.Row) -> Lock:
     """The Lock a `locks` row holds."""
-    lock = rows.lock_from_row(r)
+    lock = grant_rows.lock_from_row(r)
     return lock if r[-1] is None else evolve(lock, **respelled(r[-1]))
 
 
 def event_to_row(event: EventRecord) -> tuple[Any, ...]:
     """An EventRecord as an `events` row."""
-    return (*rows.event_to_row(event), spellings({"value": event.value}))
+    return (*grant_rows.event_to_row(event), spellings({"value": event.value}))
 
 
 def event_from_row(r: rows.Row) -> EventRecord:
     """The EventRecord an `events` row holds."""
-    event = rows.event_from_row(r)
+    event = grant_rows.event_from_row(r)
     return event if r[-1] is None else evolve(event, **respelled(r[-1]))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from meterlib.models import Customer, Feature, Grant
-from meterlib.stores import rows
+from meterlib.stores import grant_rows
 
 
 class FeatureCache:
@@ -54,7 +54,7 @@ class GrantCache:
         entry = self.entries.get(row[0])
         if entry is not None and entry[0] == row:
             return entry[1]
-        grant = rows.grant_from_row(row)
+        grant = grant_rows.grant_from_row(row)
         self.keep(row, grant)
         return grant
 

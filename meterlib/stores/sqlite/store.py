@@ -4,9 +4,9 @@ Every write transaction is `BEGIN IMMEDIATE … COMMIT` (ROLLBACK on any excepti
 are serialised across processes by SQLite's write lock and within a process by a lock of
 ours; read transactions are deferred `BEGIN`s and, in WAL mode, run beside writers. Each
 thread gets its own connection (":memory:" shares one, behind a lock). The schema lives
-in `sqlite_schema`, the SQL of each operation in `sqlite_session`, row conversion in
-`sqlite_rows`, what it remembers between statements in `sqlite_caches`; `sqlite3.Error`
-becomes `StoreError` here, in `translate_error` alone.
+in `sqlite/schema`, the SQL of each operation in `sqlite/tx`, row conversion in
+`stores/rows` and `stores/grant_rows`, what it remembers between statements in
+`sqlite/caches`; `sqlite3.Error` becomes `StoreError` here, in `translate_error` alone.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
-from meterlib.stores import rows
+from meterlib.stores import grant_rows, rows
 from meterlib.stores.sqlite.caches import FeatureCache, GrantCache, Known
 
 _SELECT_FEATURE = rows.select_sql("features", rows.FEATURE_COLUMNS)
@@ -247,7 +247,7 @@ class SQLiteSession:
         keep = self._grants.keep
         known = self._known
         for grant in grants:
-            row = rows.grant_to_row(grant)
+            row = grant_rows.grant_to_row(grant)
             if not conn.execute(_UPDATE_GRANT, row).rowcount:
                 conn.execute(_PUT_GRANT, row)
             keep(row, grant)  # the next read of this row needs no decoding
@@ -261,17 +261,19 @@ class SQLiteSession:
     def get_lock(self, lock_id: str) -> Lock | None:
         """The open lock, or None."""
         row = self._conn.execute(_GET_LOCK, (lock_id,)).fetchone()
-        return None if row is None else rows.lock_from_row(row)
+        return None if row is None else grant_rows.lock_from_row(row)
 
     def list_locks(self, customer_id: str) -> list[Lock]:
         """The customer's open locks, in creation order."""
         if customer_id in self._known.lockless:
             return []
-        return [rows.lock_from_row(r) for r in self._conn.execute(_LIST_LOCKS, (customer_id,))]
+        return [
+            grant_rows.lock_from_row(r) for r in self._conn.execute(_LIST_LOCKS, (customer_id,))
+        ]
 
     def put_lock(self, lock: Lock) -> None:
         """Insert or replace by lock_id."""
-        self._writable().execute(_PUT_LOCK, rows.lock_to_row(lock))
+        self._writable().execute(_PUT_LOCK, grant_rows.lock_to_row(lock))
         self._known.lockless.discard(lock.customer_id)
 
     def delete_lock(self, lock_id: str) -> None:
@@ -280,7 +282,7 @@ class SQLiteSession:
 
     def add_event(self, event: EventRecord) -> None:
         """Record the event."""
-        self._writable().execute(_ADD_EVENT, rows.event_to_row(event))
+        self._writable().execute(_ADD_EVENT, grant_rows.event_to_row(event))
         known = self._known
         if known.event_seq:
             known.event_seq = max(known.event_seq, event.seq)
@@ -316,7 +318,7 @@ class SQLiteSession:
                 feature_id is not None,
             )
         )
-        return [rows.event_from_row(r) for r in self._conn.execute(sql, params)]
+        return [grant_rows.event_from_row(r) for r in self._conn.execute(sql, params)]
 
     def get_idempotency_key(self, key: str) -> int | None:
         """The instant (ms) until which `key` is claimed, or None."""
