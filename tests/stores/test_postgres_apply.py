@@ -4,13 +4,23 @@ load takes serialise writers without losing an update or deadlocking."""
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
 from pg_state import assembled, comparable, seed
 from postgres_server import psycopg_or_skip, throwaway_store
-from test_postgres import QUICK, lock_timeout, run_together, sql
+from test_postgres import (
+    QUICK,
+    _terminate,
+    _with_application_name,
+    lock_timeout,
+    run_together,
+    server_url,
+    sql,
+    throwaway_store_at,
+)
 
 psycopg_or_skip()
 
@@ -256,3 +266,24 @@ class TestLocks:
                     tx.apply(Effects(claims=tuple((k, T0) for s in states for k in s.claims)))
 
         assert run_together(batch, 4) == [None] * 4
+
+
+class TestLostConnection:
+    """A pooled connection the server dropped while idle is replaced by the first call."""
+
+    @pytest.mark.parametrize("first", ["load", "lock_owner", "reserve", "read"])
+    def test_first_call_replaces_it(self, first: str) -> None:
+        """Whichever call comes first: nothing had reached the server, so it goes again."""
+        name = f"meterlib_test_{uuid.uuid4().hex[:12]}"
+        with throwaway_store_at(_with_application_name(server_url(), name), max_size=1) as s:
+            seed(s, "cus_1")
+            assert _terminate(name) == 1
+            if first == "read":
+                assert s.read(Want("cus_1")).customer is not None
+                return
+            with s.transaction() as tx:
+                if first == "lock_owner":
+                    assert tx.lock_owner("cus_1_lk1") == "cus_1"
+                elif first == "reserve":
+                    assert len(tx.reserve("event", 2)) == 2
+                assert tx.load(Want("cus_1")).customer is not None

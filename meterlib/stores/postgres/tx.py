@@ -21,7 +21,7 @@ from meterlib.state import CustomerState, Want
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
 from meterlib.stores.postgres.load import Loader
-from meterlib.stores.postgres.wire import Owner, Slot, Step, exchange
+from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Owner, Slot, Step, exchange
 from meterlib.stores.postgres.writes import owners, write_steps
 
 
@@ -62,11 +62,15 @@ class PostgresSession:
         """One statement; before a write transaction has begun, without BEGIN (it needs no
         transaction, and the work that follows begins one in its own round trip)."""
         slot = self._slot
-        if slot.write and not slot.begun and not slot.pending:
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            if not slot.write or slot.begun or slot.pending:
+                break
             try:
                 return slot.conn.execute(sql, params)
             except psycopg.Error as exc:
-                raise self._store._error(exc) from exc
+                if not (slot.conn.closed or slot.conn.broken) or attempt == CONNECT_ATTEMPTS:
+                    raise self._store._error(exc) from exc
+                self._store._replace(slot)  # dropped while idle in the pool: another one
         return self._run(sql, params)
 
     def _writable(self) -> None:
