@@ -2,9 +2,10 @@
 
 Tables live in their own schema ("meterlib" unless told otherwise), created and migrated on
 first use under an advisory lock, so servers starting together never race on DDL
-(`postgres_migrations`). Rows are converted in `postgres_rows` alone; psycopg's errors become
-`StoreError` in `translate_error` alone (`postgres_errors`). This module holds the store, its
-connection pool and its transactions; the unit of work they yield is in `postgres_session`.
+(`migrations`). Rows are converted in `rows` alone; psycopg's errors become `StoreError` in
+`translate_error` alone (`errors`). This module holds the store, its connection pool and its
+transactions; the unit of work they yield is in `tx`, the one-statement load in `load`, the
+writes of an `Effects` in `writes`, and how statements share round trips in `wire`.
 
 How writers of one customer serialise. A write transaction runs at READ COMMITTED, where
 every statement reads the latest committed data. Before its first read or write of a
@@ -17,6 +18,10 @@ once. The lock also covers rows that do not exist yet (a customer being created)
 `SELECT … FOR UPDATE` cannot. Idempotency keys and lock ids take a lock of their own before
 they are read, so two servers cannot both claim one. Read transactions are REPEATABLE READ
 READ ONLY snapshots and take no locks.
+
+Round trips. BEGIN goes with a transaction's first statement, `load` sends the locks and its
+one load statement with it (one round trip), `apply` sends nothing until the commit, which
+carries the writes (one more); `read` is one statement in autocommit, itself a snapshot.
 """
 
 from __future__ import annotations
