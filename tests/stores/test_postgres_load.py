@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pg_state import WANTS, assembled, comparable, round_trips, seed
 from postgres_server import psycopg_or_skip, throwaway_store
 
@@ -14,10 +17,10 @@ psycopg_or_skip()
 from attrs import evolve  # noqa: E402
 
 from meterlib.effects import Effects  # noqa: E402
-from meterlib.models import Grant  # noqa: E402
+from meterlib.models import Counter, Grant, RolloverLot  # noqa: E402
 from meterlib.state import Want  # noqa: E402
 from meterlib.stores.postgres.store import PostgresStore  # noqa: E402
-from meterlib.testing import T0, customer, event, feature, grant  # noqa: E402
+from meterlib.testing import AMOUNTS, T0, customer, event, feature, grant, lock  # noqa: E402
 
 
 @pytest.fixture
@@ -183,3 +186,72 @@ class TestRoundTrips:
             before = count()
             assert tx.list_grants("cus_1")[0].balance == 5
             assert count() == before + 1
+
+
+def _effects(c: str) -> st.SearchStrategy[Effects]:
+    """Random writes to customer `c`: grants with lots, deletions, locks, counters, claims."""
+    ids = st.sampled_from("abc")
+    amount = st.sampled_from(AMOUNTS)
+    grants = st.lists(
+        st.builds(
+            lambda i, s, a: grant(
+                f"{c}_{i}", s, c, balance=a, rollovers=(RolloverLot(id=i, balance=-a),)
+            ),
+            ids,
+            st.integers(0, 3),
+            amount,
+        ),
+        max_size=3,
+        unique_by=lambda g: g.id,
+    )
+    locks = st.lists(
+        st.builds(
+            lambda i, t, a: lock(f"{c}_{i}", c, value=a, created_at=T0 + t),
+            ids,
+            st.integers(0, 2),
+            amount,
+        ),
+        max_size=2,
+        unique_by=lambda lk: lk.lock_id,
+    )
+    return st.builds(
+        Effects,
+        features=st.just(()),
+        entities=st.just(()),
+        events=st.just(()),
+        customer=st.none() | st.builds(lambda n: customer(c, name=n), st.text(max_size=3)),
+        grants=grants.map(tuple),
+        deleted_grants=st.lists(ids.map(lambda i: f"{c}_{i}"), max_size=2, unique=True).map(tuple),
+        locks=locks.map(tuple),
+        deleted_locks=st.lists(ids.map(lambda i: f"{c}_{i}"), max_size=1).map(tuple),
+        counters=st.lists(
+            st.builds(lambda k, a: Counter(customer_id=c, key=k, value=a), ids, amount),
+            max_size=2,
+            unique_by=lambda k: k.key,
+        ).map(tuple),
+        claims=st.lists(
+            st.tuples(ids.map(lambda k: f"{c}:{k}"), st.integers(0, 2**40)),
+            max_size=2,
+            unique_by=lambda kv: kv[0],
+        ).map(tuple),
+    )
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_apply_then_load_is_after(store: PostgresStore, data: st.DataObject) -> None:
+    """Any writes, applied and committed: a new load (and today's reads) give state.after."""
+    c = f"cus_{uuid.uuid4().hex[:10]}"
+    want = Want(c, keys=tuple(f"{c}:{k}" for k in "abc"), lock_ids=tuple(f"{c}_{k}" for k in "abc"))
+    for _ in range(data.draw(st.integers(1, 3))):
+        effects = data.draw(_effects(c))
+        with store.transaction() as tx:
+            state = tx.load(want)
+            tx.apply(effects)
+        assert comparable(store.read(want)) == comparable(state.after(effects))
+    with store.transaction(write=False) as tx:
+        assert comparable(tx.load(want)) == comparable(assembled(tx, want))
