@@ -277,6 +277,7 @@ class Statements:
         self.list_locks = select_lock + " WHERE customer_id = %s ORDER BY created_at, lock_id"
         self.put_lock = _upsert(s, "locks", _LOCK_COLUMNS, ("lock_id",))
         self.delete_lock = f"DELETE FROM {s}.locks WHERE lock_id = %s"
+        self.delete_locks = f"DELETE FROM {s}.locks WHERE lock_id = ANY(%s)"
         self.add_event = (
             f"INSERT INTO {s}.events ({_cols(_EVENT_COLUMNS)}) "
             f"VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))})"
@@ -292,6 +293,11 @@ class Statements:
         )
         self.put_counter = _upsert(s, "counters", _COUNTER_COLUMNS, ("customer_id", "key"))
         self.lock = "SELECT pg_advisory_xact_lock(%s)"
+        self.lock_all = "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k"
+        self.reserve = (
+            "SELECT array_agg(v ORDER BY v) FROM "
+            "(SELECT nextval(%s::regclass) AS v FROM generate_series(1, %s)) q"
+        )
         self.create_sequence = "CREATE SEQUENCE IF NOT EXISTS {}"
         self.sequence_exists = "SELECT to_regclass(%s) IS NOT NULL"
 

@@ -2,9 +2,10 @@
 
 Tables live in their own schema ("meterlib" unless told otherwise), created and migrated on
 first use under an advisory lock, so servers starting together never race on DDL
-(`postgres_migrations`). Rows are converted in `postgres_rows` alone; psycopg's errors become
-`StoreError` in `translate_error` alone (`postgres_errors`). This module holds the store, its
-connection pool and its transactions; the unit of work they yield is in `postgres_session`.
+(`migrations`). Rows are converted in `rows` alone; psycopg's errors become `StoreError` in
+`translate_error` alone (`errors`). This module holds the store, its connection pool and its
+transactions; the unit of work they yield is in `tx`, the one-statement load in `load`, the
+writes of an `Effects` in `writes`, and how statements share round trips in `wire`.
 
 How writers of one customer serialise. A write transaction runs at READ COMMITTED, where
 every statement reads the latest committed data. Before its first read or write of a
@@ -17,6 +18,10 @@ once. The lock also covers rows that do not exist yet (a customer being created)
 `SELECT … FOR UPDATE` cannot. Idempotency keys and lock ids take a lock of their own before
 they are read, so two servers cannot both claim one. Read transactions are REPEATABLE READ
 READ ONLY snapshots and take no locks.
+
+Round trips. BEGIN goes with a transaction's first statement, `load` sends the locks and its
+one load statement with it (one round trip), `apply` sends nothing until the commit, which
+carries the writes (one more); `read` is one statement in autocommit, itself a snapshot.
 """
 
 from __future__ import annotations
@@ -38,15 +43,14 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from meterlib.errors import InvalidRequest, StoreError
+from meterlib.state import CustomerState, Want
 from meterlib.stores.postgres import rows as pg
 from meterlib.stores.postgres.errors import describe, translate_error
+from meterlib.stores.postgres.load import Loader
 from meterlib.stores.postgres.migrations import migrate
 from meterlib.stores.postgres.rows import Connection
-from meterlib.stores.postgres.tx import PostgresSession, _Slot
-
-CONNECT_ATTEMPTS = 3  # a pooled connection the server dropped while idle fails at BEGIN: retry
-_BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
-_BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+from meterlib.stores.postgres.tx import PostgresSession
+from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Slot, Step, exchange
 
 
 def _configure(conn: Connection) -> None:
@@ -79,10 +83,8 @@ class _Transaction(AbstractContextManager[PostgresSession]):
                 raise RuntimeError("a write transaction cannot be nested in a read transaction")
             self._savepoint = f"meterlib_{slot.depth}"
             self._locked_before = frozenset(slot.locked)
-            try:
-                slot.conn.execute(f"SAVEPOINT {self._savepoint}")
-            except psycopg.Error as exc:
-                raise store._error(exc) from exc
+            # the writes pending so far belong to the outer transaction: they go first
+            exchange(store, slot, (Step(f"SAVEPOINT {self._savepoint}"),))
         slot.depth += 1
         self._slot = slot
         return PostgresSession(store, slot, write=self._write)
@@ -96,21 +98,24 @@ class _Transaction(AbstractContextManager[PostgresSession]):
         slot = self._slot
         conn = slot.conn
         savepoint = self._savepoint
-        failure: psycopg.Error | None = None
+        failure: BaseException | None = None
         try:
+            if exc is not None:
+                slot.pending.clear()  # written inside the failed (sub)transaction: dropped
             if savepoint is not None:
-                if exc is None:
-                    conn.execute(f"RELEASE SAVEPOINT {savepoint}")
+                if exc is None:  # the writes pending inside it go before the release
+                    exchange(self._store, slot, (Step(f"RELEASE SAVEPOINT {savepoint}"),))
                 else:
                     conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
                     conn.execute(f"RELEASE SAVEPOINT {savepoint}")
                     # locks taken inside the savepoint were released with it
                     slot.locked.intersection_update(self._locked_before)
             elif exc is None:
-                conn.execute("COMMIT")
-            elif not conn.closed and not conn.broken:
+                if slot.begun or slot.pending:  # nothing sent, nothing to end
+                    exchange(self._store, slot, (), commit=True)
+            elif slot.begun and not conn.closed and not conn.broken:
                 conn.execute("ROLLBACK")
-        except psycopg.Error as error:
+        except (psycopg.Error, StoreError) as error:
             failure = error
         finally:
             slot.depth -= 1
@@ -119,13 +124,16 @@ class _Transaction(AbstractContextManager[PostgresSession]):
         if isinstance(exc, psycopg.Error):
             raise self._store._error(exc) from exc
         if failure is not None and exc is None:
-            translated = self._store._error(failure)
+            # exchange raises StoreErrors already translated: keep them and their cause
+            cause = failure.__cause__ if isinstance(failure, StoreError) else failure
+            translated = failure if isinstance(failure, StoreError) else self._store._error(failure)
+            conn = slot.conn
             if savepoint is None and (conn.closed or conn.broken):
                 translated = StoreError(
                     f"{self._store.where}: the connection was lost while committing; the "
-                    f"transaction may or may not have been applied ({failure})"
+                    f"transaction may or may not have been applied ({cause})"
                 )
-            raise translated from failure
+            raise translated from cause
 
 
 class PostgresStore:
@@ -174,6 +182,7 @@ class PostgresStore:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._pid = os.getpid()
+        self._loader = Loader(self._sql)
         migrate(url, self._sql, where=self.where, timeout=self._timeout)
         self._pool = self._open_pool()
 
@@ -224,35 +233,35 @@ class PostgresStore:
                     self._pid = os.getpid()
         return self._pool
 
-    def _current(self) -> _Slot | None:
+    def _current(self) -> Slot | None:
         if os.getpid() != self._pid:
             return None
-        slot: _Slot | None = getattr(self._local, "slot", None)
+        slot: Slot | None = getattr(self._local, "slot", None)
         return slot
 
-    def _begin(self, write: bool) -> _Slot:
-        """A pooled connection with a transaction begun on it. A connection that fails at
-        BEGIN has done nothing, so another one is tried (CONNECT_ATTEMPTS in all)."""
-        pool = self._pool_here()
-        for attempt in range(1, CONNECT_ATTEMPTS + 1):
-            try:
-                conn = pool.getconn(timeout=self._timeout)
-            except (PoolTimeout, PoolClosed) as exc:
-                raise self._error(exc) from exc
-            try:
-                conn.execute(_BEGIN_WRITE if write else _BEGIN_READ)
-            except psycopg.Error as exc:
-                lost = conn.closed or conn.broken
-                pool.putconn(conn)  # a broken connection is discarded and replaced
-                if not lost or attempt == CONNECT_ATTEMPTS:
-                    raise self._error(exc) from exc
-                continue
-            slot = _Slot(conn, write=write)
-            self._local.slot = slot
-            return slot
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _begin(self, write: bool) -> Slot:
+        """A pooled connection for a new transaction. BEGIN is not sent here: it goes with
+        the transaction's first statement (`wire.exchange`), which also replaces a
+        connection the server dropped while it was idle."""
+        try:
+            conn = self._pool_here().getconn(timeout=self._timeout)
+        except (PoolTimeout, PoolClosed) as exc:
+            raise self._error(exc) from exc
+        slot = Slot(conn, write=write)
+        self._local.slot = slot
+        return slot
 
-    def _end(self, slot: _Slot) -> None:
+    def _replace(self, slot: Slot) -> None:
+        """Give `slot` another pooled connection in place of its lost one."""
+        pool = self._pool_here()
+        pool.putconn(slot.conn)  # a broken connection is discarded and replaced
+        try:
+            slot.conn = pool.getconn(timeout=self._timeout)
+        except (PoolTimeout, PoolClosed) as exc:
+            raise self._error(exc) from exc
+        slot.locked.clear()
+
+    def _end(self, slot: Slot) -> None:
         self._local.slot = None
         if os.getpid() == self._pid:
             self._pool.putconn(slot.conn)
@@ -263,6 +272,33 @@ class PostgresStore:
         """A unit of work: READ COMMITTED with per-customer locks, or (`write=False`) a
         REPEATABLE READ READ ONLY snapshot."""
         return _Transaction(self, write)
+
+    def read(self, want: Want) -> CustomerState:
+        """The working state of `want` as committed now, without locks: ONE statement in
+        autocommit (itself a consistent snapshot). Inside an open transaction of this
+        thread, that transaction's view instead."""
+        slot = self._current()
+        if slot is not None:
+            return PostgresSession(self, slot, write=False).load(want)
+        if want.seqs:
+            raise RuntimeError("read() cannot reserve sequence numbers; use a transaction")
+        sql, params = self._loader.statement(want, known := self._loader.known)
+        pool = self._pool_here()
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            try:
+                conn = pool.getconn(timeout=self._timeout)
+            except (PoolTimeout, PoolClosed) as exc:
+                raise self._error(exc) from exc
+            try:
+                row = conn.execute(sql, params).fetchone()
+            except psycopg.Error as exc:
+                if not (conn.closed or conn.broken) or attempt == CONNECT_ATTEMPTS:
+                    raise self._error(exc) from exc
+                continue  # a connection dropped while idle: another one
+            finally:
+                pool.putconn(conn)
+            return self._loader.decode(want, row or (), known)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def close(self) -> None:
         """Close every pooled connection; the store is unusable afterwards. Idempotent."""

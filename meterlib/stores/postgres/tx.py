@@ -1,41 +1,44 @@
-"""PostgresSession: a unit of work of a PostgresStore on one pooled connection, and the
-`_Slot` (the connection, its nesting and the advisory locks it holds) it runs on. Each read or
-write of a customer's state first takes that customer's transaction-scoped advisory lock; see
-`meterlib.stores.postgres.store` for why.
+"""PostgresSession: a unit of work of a PostgresStore on one pooled connection (its `Slot`,
+in `meterlib.stores.postgres.wire`). Each read or write of a customer's state first takes that
+customer's transaction-scoped advisory lock; see `meterlib.stores.postgres.store` for why.
+
+`load` takes the locks and reads the whole working state in one round trip (BEGIN
+included); `apply` sends nothing: its writes travel with the next statement or the commit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import psycopg
 from attrs import evolve
 
+from meterlib.effects import Effects
 from meterlib.errors import StoreError
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.state import CustomerState, Want
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
-from meterlib.stores.postgres.rows import Connection
+from meterlib.stores.postgres.load import Loader
+from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Owner, Slot, Step, exchange
+from meterlib.stores.postgres.writes import owners, write_steps
 
 
-class _Owner(Protocol):
+class _Owner(Owner, Protocol):
     """What a session needs of its store (a Protocol, so this module does not import the store)."""
 
-    where: str
-    _sql: pg.Statements
-
-    def _error(self, exc: BaseException) -> StoreError: ...
+    _loader: Loader
 
 
 class PostgresSession:
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
-    __slots__ = ("_conn", "_locked", "_sql", "_store", "_write")
+    __slots__ = ("_locked", "_slot", "_sql", "_store", "_write")
 
-    def __init__(self, store: _Owner, slot: _Slot, *, write: bool) -> None:
+    def __init__(self, store: _Owner, slot: Slot, *, write: bool) -> None:
         self._store = store
-        self._conn = slot.conn
+        self._slot = slot
         self._locked = slot.locked
         self._sql = store._sql
         self._write = write
@@ -43,19 +46,32 @@ class PostgresSession:
     # --- plumbing
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor[tuple[Any, ...]]:
+        slot = self._slot
+        if not slot.begun or slot.pending:  # BEGIN and the pending writes go with it
+            return exchange(self._store, slot, (Step(sql, tuple(params)),))[0]
         try:
-            return self._conn.execute(sql, tuple(params))
+            return slot.conn.execute(sql, tuple(params))
         except psycopg.Error as exc:
             raise self._store._error(exc) from exc
 
     def _run_many(self, sql: str, params: list[tuple[Any, ...]]) -> None:
-        if not params:
-            return
-        try:
-            with self._conn.cursor() as cursor:
-                cursor.executemany(sql, params)
-        except psycopg.Error as exc:
-            raise self._store._error(exc) from exc
+        if params:
+            exchange(self._store, self._slot, (Step(sql, params, many=True),))
+
+    def _alone(self, sql: str, params: tuple[Any, ...]) -> psycopg.Cursor[tuple[Any, ...]]:
+        """One statement; before a write transaction has begun, without BEGIN (it needs no
+        transaction, and the work that follows begins one in its own round trip)."""
+        slot = self._slot
+        for attempt in range(1, CONNECT_ATTEMPTS + 1):
+            if not slot.write or slot.begun or slot.pending:
+                break
+            try:
+                return slot.conn.execute(sql, params)
+            except psycopg.Error as exc:
+                if not (slot.conn.closed or slot.conn.broken) or attempt == CONNECT_ATTEMPTS:
+                    raise self._store._error(exc) from exc
+                self._store._replace(slot)  # dropped while idle in the pool: another one
+        return self._run(sql, params)
 
     def _writable(self) -> None:
         if not self._write:
@@ -76,14 +92,97 @@ class PostgresSession:
         """A number larger than any returned before for `kind`, by a sequence shared by every
         server (numbers taken by a rolled-back transaction are skipped, not reused)."""
         self._writable()
+        (value,) = self._one("SELECT nextval(%s)", (self._sequence(kind),))
+        return int(value)
+
+    def _sequence(self, kind: str) -> str:
+        """The sequence of `kind`, created on first use."""
         name = pg.sequence_name(self._sql.schema, kind)
         if kind not in pg.PRECREATED_SEQUENCES:
             (exists,) = self._one(self._sql.sequence_exists, (name,))
             if not exists:
                 self._lock("sequence", kind)
                 self._run(self._sql.create_sequence.format(name))
-        (value,) = self._one("SELECT nextval(%s)", (name,))
-        return int(value)
+        return name
+
+    def reserve(self, kind: str, count: int) -> tuple[int, ...]:
+        """`count` numbers of `kind`, ascending, in one statement (see `next_seq`)."""
+        self._writable()
+        row = self._alone(self._sql.reserve, (self._sequence(kind), count)).fetchone()
+        return () if row is None or row[0] is None else tuple(int(v) for v in row[0])
+
+    # --- the working state
+
+    def load(self, want: Want) -> CustomerState:
+        """The customer's working state; a write transaction first holds the customer, the
+        keys and the lock ids of `want`. One round trip, BEGIN and pending writes included."""
+        return self.load_many((want,))[0]
+
+    def load_many(self, wants: Sequence[Want]) -> list[CustomerState]:
+        """`load` of each, in one round trip. The locks are taken customers first (sorted),
+        then keys, then lock ids, so two batches never wait for each other in a cycle."""
+        slot, loader = self._slot, self._store._loader
+        steps: list[Step] = []
+        if any(w.seqs for w in wants):
+            self._writable()
+            for kind in {kind for w in wants for kind, _ in w.seqs}:
+                self._sequence(kind)
+        keys = self._lock_keys(
+            [w.customer_id for w in wants],
+            [k for w in wants for k in w.keys],
+            [lid for w in wants for lid in w.lock_ids],
+        )
+        if keys:
+            steps.append(self._lock_step(keys))
+        fresh = slot.features_added or any(s.feature is not None for s in slot.pending)
+        known = None if fresh else loader.known
+        for want in wants:
+            steps.append(Step(*loader.statement(want, known)))
+        cursors = exchange(self._store, slot, steps)
+        self._locked.update(keys)
+        found = cursors[len(cursors) - len(wants) :]
+        return [
+            loader.decode(w, c.fetchone() or (), known) for w, c in zip(wants, found, strict=True)
+        ]
+
+    def _lock_keys(
+        self, customers: Iterable[str], keys: Iterable[str], lock_ids: Iterable[str]
+    ) -> list[int]:
+        """The advisory-lock keys a write still has to take, in the order to take them."""
+        if not self._write:
+            return []
+        schema = self._sql.schema
+        wanted = [pg.lock_key(schema, "customer", c) for c in sorted(set(customers))]
+        wanted += [pg.lock_key(schema, "key", k) for k in sorted(set(keys))]
+        wanted += [pg.lock_key(schema, "lock", lid) for lid in sorted(set(lock_ids))]
+        return [k for k in dict.fromkeys(wanted) if k not in self._locked]
+
+    def _lock_step(self, keys: list[int]) -> Step:
+        return (
+            Step(self._sql.lock, (keys[0],))
+            if len(keys) == 1
+            else Step(self._sql.lock_all, (keys,))
+        )
+
+    def apply(self, effects: Effects) -> None:
+        """Write `effects`: sent with the next statement, or with the commit (one round trip),
+        after the locks of any customer or key it writes that this transaction lacks."""
+        self._writable()
+        if not effects:
+            return
+        customers, keys = owners(effects)
+        locks = self._lock_keys(customers, keys, ())
+        if locks:
+            self._slot.pending.append(self._lock_step(locks))
+            self._locked.update(locks)
+        self._slot.pending += write_steps(self._sql, effects)
+
+    def lock_owner(self, lock_id: str) -> str | None:
+        """The customer holding the open lock `lock_id`, or None: one statement, no lock
+        taken (the load that follows takes the customer's, then the lock id's, and reads the
+        lock again)."""
+        row = self._alone(self._sql.lock_owner, (lock_id,)).fetchone()
+        return None if row is None else str(row[0])
 
     def _one(self, sql: str, params: Iterable[Any]) -> tuple[Any, ...]:
         row = self._run(sql, params).fetchone()
@@ -105,6 +204,9 @@ class PostgresSession:
         transaction read the catalogue, an identical definition is kept as it is and a
         different one is a StoreError (never silently overwritten)."""
         self._writable()
+        self._slot.features_added = (
+            True  # the committed feature count no longer names its catalogue
+        )
         cursor = self._run(self._sql.add_feature, rows.feature_to_row(feature))
         if cursor.rowcount == 1:
             return
@@ -269,15 +371,3 @@ class PostgresSession:
         for customer_id in sorted({c.customer_id for c in batch}):
             self._lock("customer", customer_id)
         self._run_many(self._sql.put_counter, [pg.counter_to_row(c) for c in batch])
-
-
-class _Slot:
-    """The connection a thread's open transaction uses, its nesting and the locks it holds."""
-
-    __slots__ = ("conn", "depth", "locked", "write")
-
-    def __init__(self, conn: Connection, *, write: bool) -> None:
-        self.conn = conn
-        self.depth = 0
-        self.write = write
-        self.locked: set[int] = set()
