@@ -102,7 +102,8 @@ class CustomerState(NamedTuple):
             customer = effects.customer
         entities = dict(self.entities)
         for entity in effects.entities:
-            if entity.customer_id == self.customer_id and entity.id in entities:
+            # an operation writes only entities its Want named, so a load would return them
+            if entity.customer_id == self.customer_id:
                 entities[entity.id] = entity
         grants = {g.id: g for g in self.grants}
         for grant in effects.grants:
