@@ -105,6 +105,9 @@ def describe(name: str, diff: str) -> str:
     return f"{function}: {' / '.join(removed)} -> {' / '.join(added)} | after: {before}"
 
 
+CUT = "cut off"
+
+
 def mutmut(workdir: Path, *args: str, log: Path | None = None, budget: float | None = None) -> str:
     """Run mutmut in `workdir`; with a `log`, a run that may be cut off after `budget` seconds
     (its whole process group is killed: what it got through stays in its results)."""
@@ -122,7 +125,7 @@ def mutmut(workdir: Path, *args: str, log: Path | None = None, budget: float | N
             os.killpg(run.pid, signal.SIGKILL)
             run.wait()
             print(f"   cut off after {budget:.0f} s: the rest is reported as not run", flush=True)
-            return ""
+            return CUT
     if code:
         raise subprocess.CalledProcessError(code, command)
     return ""
@@ -192,18 +195,23 @@ def run_module(
     *,
     collect: bool = False,
     budget: float | None = None,
+    new_copy: bool = False,
 ) -> dict[str, object]:
     """Mutate one module; its mutants' outcomes with the description of every non-killed one.
 
-    `recheck`: run only these mutants again (the survivors of the last run) against the
-    current tests, in the last run's copy; the others keep their outcome. `collect`: run
-    nothing, read what an interrupted run got through ("not checked" for the rest).
+    `recheck`: run only these mutants again (the survivors of the last run, or a sample of
+    those it did not reach) against the current tests, in the last run's copy unless
+    `new_copy`; the others keep their outcome. `collect`: run nothing, read what an
+    interrupted run got through ("not checked" for the rest).
     """
+    note = ""
     if not collect:
-        prepare(module, workdir, fresh=recheck is None)
+        prepare(module, workdir, fresh=recheck is None or new_copy)
         names = recheck or []
         log = workdir / ("recheck.log" if recheck else "run.log")
-        mutmut(workdir, "run", "--max-children", str(children), *names, log=log, budget=budget)
+        run = ["run", "--max-children", str(children), *names]
+        if mutmut(workdir, *run, log=log, budget=budget) == CUT:
+            note = f"cut off after {budget:.0f} s (--budget)"
     mutants: dict[str, dict[str, str]] = {}
     for line in mutmut(workdir, "results", "--all", "true").splitlines():
         name, _, status = line.strip().rpartition(": ")
@@ -215,7 +223,7 @@ def run_module(
             entry["diff"] = shown.split("\n", 1)[1] if "\n" in shown else shown
             entry["key"] = describe(name, entry["diff"])
         mutants[name] = entry
-    return {"module": module, "mutants": mutants}
+    return {"module": module, "mutants": mutants, "note": note}
 
 
 def load_equivalents() -> dict[tuple[str, str], str]:
@@ -266,7 +274,12 @@ def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, s
         cells = [counts[o] for o in OUTCOMES[:6]]
         other = counts["other"]
         lines.append(f"| {module} | {total} | " + " | ".join(map(str, [*cells, other])) + " |")
-    lines += ["", "## Unexplained survivors", ""]
+    notes = [f"- {m}: {r['note']}" for m, r in results.items() if r.get("note")]
+    if notes:
+        lines += ["", "Partial runs:", "", *notes]
+    lines += ["", "## Commands", "", "```"]
+    lines += [f"python tools/mutation.py {m}  # {' '.join(MODULES[m])}" for m in MODULES]
+    lines += ["```", "", "## Unexplained survivors", ""]
     lines += unexplained or ["None."]
     lines += ["", "## Equivalent mutants (survive by construction)", ""]
     lines += explained or ["None."]
@@ -295,6 +308,12 @@ def main() -> int:
         "--recheck", action="store_true", help="rerun only the last run's survivors, new tests in"
     )
     parser.add_argument(
+        "--sample",
+        type=int,
+        metavar="N",
+        help="run every N-th mutant (natural order) the last run did not reach, in a new copy",
+    )
+    parser.add_argument(
         "--budget", type=float, help="minutes a module may run; then cut off, the rest not run"
     )
     args = parser.parse_args()
@@ -312,6 +331,20 @@ def main() -> int:
             last: dict[str, dict[str, str]] = results.get(module, {}).get("mutants", {})  # type: ignore[assignment]
             if args.collect:
                 results[module] = run_module(module, workdir, args.children, collect=True)
+            elif args.sample and last:
+                pending = [n for n, e in last.items() if e["status"] == "not checked"]
+                picked = sorted(pending, key=natural)[:: args.sample]
+                print(f"   sample: {len(picked)} of {len(pending)} mutants not run", flush=True)
+                fresh = run_module(
+                    module, workdir, args.children, picked, budget=budget, new_copy=True
+                )
+                last.update(fresh["mutants"])  # type: ignore[call-overload]
+                note = (
+                    f"a sample: every {args.sample}th of the {len(pending)} mutants not run before"
+                )
+                if fresh["note"]:
+                    note += f", {fresh['note']}"
+                results[module] = {"module": module, "mutants": last, "note": note}
             elif args.recheck and last and workdir.exists():
                 again = [
                     n

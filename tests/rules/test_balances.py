@@ -33,6 +33,19 @@ def when(ms: int | None) -> Any:
     return None if ms is None else to_datetime(ms)
 
 
+def item(item_id: str, included: int, remaining: int, usage: int, **fields: Any) -> BreakdownItem:
+    """A breakdown line; what is not given is what a plain limited grant shows."""
+    plain: dict[str, Any] = {"plan_id": None, "unlimited": False, "reset": None, "expires_at": None}
+    return BreakdownItem(
+        id=item_id,
+        included_grant=D(included),
+        prepaid_grant=D(0),
+        remaining=D(remaining),
+        usage=D(usage),
+        **(plain | fields),
+    )
+
+
 def test_nothing_to_show() -> None:
     assert balances.balance_of(METERED, []) is None
 
@@ -56,29 +69,19 @@ def test_limited_grants_add_up_with_their_lots_and_entities_grants() -> None:
     b = grant("b", included=5, balance=5, interval="month", next_reset_at=4 * DAY)
     entity = grant("e", entity_id="x", included=6, balance=2, rollovers=(lot("e1", 3, 0, DAY),))
     got = balances.balance_of(METERED, [a, b], [entity])
-    item_a = BreakdownItem(
-        id="shown-a",
+    item_a = item(
+        "shown-a",
+        12,
+        0,
+        15,
         plan_id="p",
-        included_grant=D(12),
-        prepaid_grant=D(0),
-        remaining=D(0),
-        usage=D(15),
-        unlimited=False,
         reset=Reset(interval="month", interval_count=1, resets_at=when(5 * DAY)),
         expires_at=when(9 * DAY),
         overage_allowed=True,
         max_purchase=D(7),
     )
-    item_b = BreakdownItem(
-        id="b",
-        plan_id=None,
-        included_grant=D(5),
-        prepaid_grant=D(0),
-        remaining=D(5),
-        usage=D(0),
-        unlimited=False,
-        reset=Reset(interval="month", interval_count=1, resets_at=when(4 * DAY)),
-        expires_at=None,
+    item_b = item(
+        "b", 5, 5, 0, reset=Reset(interval="month", interval_count=1, resets_at=when(4 * DAY))
     )
     assert got == Balance(
         feature_id="f",
@@ -136,17 +139,7 @@ def test_unlimited_grants_show_one_unlimited_line() -> None:
         "c", included=5, balance=5, rollover=RolloverRule(max=None, duration="month", length=1)
     )
     got = balances.balance_of(METERED, [a, b], [limited])
-    line = BreakdownItem(
-        id="a",
-        plan_id="p",
-        included_grant=D(0),
-        prepaid_grant=D(0),
-        remaining=D(0),
-        usage=D(5),
-        unlimited=True,
-        reset=None,
-        expires_at=None,
-    )
+    line = item("a", 0, 0, 5, plan_id="p", unlimited=True)
     assert got == Balance(
         feature_id="f",
         granted=D(0),
