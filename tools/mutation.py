@@ -55,11 +55,13 @@ MODULES: dict[str, list[str]] = {
     ],
     "rules.rollovers": [
         "tests/rules/test_rollover_lots.py",
+        "tests/rules/test_resets_overage_lots.py",
         "tests/test_resets_merged.py",
         *(f"{L}{name}.py" for name in ("rollovers", "update_lots")),
     ],
     "rules.resets": [
         "tests/rules/test_resets.py",
+        "tests/rules/test_resets_overage_lots.py",
         "tests/rules/test_rollover_lots.py",
         f"{L}rollovers.py",
     ],
