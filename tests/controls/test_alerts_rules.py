@@ -58,13 +58,15 @@ def alert(kind: str, threshold: object) -> UsageAlert:
         ("usage_percentage", 50, (0, 0, 0), (10, 5, 5), False),  # no percentage of nothing
         ("usage_percentage", 50, (10, 6, 4), (0, 0, 5), False),
         ("remaining_percentage", 0, (10, 1, 9), (0, 0, 10), False),
+        ("usage_percentage", 50, (1, 0.6, 0.4), (1, 0.4, 0.6), True),  # a granted of 1 is fine
+        ("usage_percentage", 50, (2, 1.2, 0.8), (1, 0.4, 0.6), True),
     ],
 )
 def test_crossings(
     kind: str,
     threshold: int,
-    old: tuple[int, int, int],
-    new: tuple[int, int, int],
+    old: tuple[float, float, float],
+    new: tuple[float, float, float],
     fires: bool,
 ) -> None:
     assert alerts.crossed(alert(kind, threshold), balance(*old), balance(*new)) is fires
@@ -134,6 +136,7 @@ def test_attempts_open_a_fixed_window_at_the_first_one_and_block_inside_it() -> 
         NOW + 10 * MINUTE,
     )
     assert first[alerts.topup_key("consecutive_failures", "f")].value == 0
+    assert {c.customer_id for c in first.values()} == {"c"}
     assert alerts.blocked(config, first, NOW) is None
     later = NOW + 9 * MINUTE
     second = first | keyed(
@@ -175,6 +178,14 @@ def test_a_failure_blocks_for_an_hour_and_three_in_a_row_suspend() -> None:
     assert alerts.blocked(config, counters, at + HOUR) is None  # a success ends the streak
 
 
+def test_rate_limit_windows_follow_the_limits_given() -> None:
+    limits = alerts.TopupLimits(attempt_minutes=3, failure_hours=2)
+    made = alerts.record_attempt(topup(), {}, NOW, customer_id="c", success=False, limits=limits)
+    counters = keyed(*made)
+    assert counters[alerts.topup_key("attempts", "f")].window_end == NOW + 3 * MINUTE
+    assert counters[alerts.topup_key("failures", "f")].window_end == NOW + 2 * HOUR
+
+
 def test_purchase_limit_counts_successes_in_its_own_interval() -> None:
     config = topup(PurchaseLimit(interval="day", interval_count=2, limit=1))
     counters = keyed(*alerts.record_attempt(config, {}, NOW, customer_id="c", success=True))
@@ -188,11 +199,11 @@ def test_purchase_limit_counts_successes_in_its_own_interval() -> None:
 
 
 def test_purchase_count_sets_the_current_windows_count() -> None:
-    config = topup(PurchaseLimit(interval="day", interval_count=1, limit=3))
+    config = topup(PurchaseLimit(interval="day", interval_count=2, limit=3))
     assert alerts.purchase_count(topup(), {}, NOW, 2, customer_id="c") is None
     fresh = alerts.purchase_count(config, {}, NOW, 2, customer_id="c")
     assert fresh is not None
-    assert (fresh.value, fresh.window_start, fresh.window_end) == (2, NOW, NOW + DAY)
+    assert (fresh.value, fresh.window_start, fresh.window_end) == (2, NOW, NOW + 2 * DAY)
     kept = alerts.purchase_count(config, keyed(fresh), NOW + HOUR, 0, customer_id="c")
     assert kept is not None
     assert (kept.value, kept.window_start) == (0, NOW)  # the running window is kept
@@ -222,6 +233,7 @@ def test_paydown_pays_pay_per_use_then_oldest_customer_overage_first() -> None:
         grant("entity", -5, entity="e"),
         grant("free", -5, unlimited=True),
         grant("fine", 2),
+        grant("paid_up", 0, overage=True),  # nothing to pay: never changed
     ]
     changed, left = alerts.paydown(grants, D(8))
     assert {k: g.balance for k, g in changed.items()} == {"ppu": 0, "old": 0, "same_time": 0}
