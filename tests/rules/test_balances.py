@@ -181,3 +181,10 @@ def test_flag_and_grant_row() -> None:
         rollovers=(Rollover(granted=D(3), balance=D(2), expires_at=None),),
         created_at=when(2 * DAY),
     )
+
+
+def test_rollovers_are_shown_soonest_expiry_first() -> None:
+    lots = (lot("never", 1, 0, None), lot("late", 2, 0, 5 * DAY), lot("soon", 3, 0, 3 * DAY))
+    got = balances.balance_of(METERED, [grant("a", included=1, balance=1, rollovers=lots)])
+    assert got is not None
+    assert [r.balance for r in got.rollovers] == [3, 2, 1]
