@@ -135,9 +135,8 @@ def test_unlimited_grants_show_one_unlimited_line() -> None:
     common = {"plan_id": "p", "unlimited": True}
     a = grant("a", balance=-4, **common)
     b = grant("b", balance=-1, **common)
-    limited = grant(
-        "c", included=5, balance=5, rollover=RolloverRule(max=None, duration="month", length=1)
-    )
+    rule = RolloverRule(max=None, duration="month", length=1)
+    limited = grant("c", included=5, balance=5, rollover=rule, rollovers=(lot("l", 2, 1, None),))
     got = balances.balance_of(METERED, [a, b], [limited])
     line = item("a", 0, 0, 5, plan_id="p", unlimited=True)
     assert got == Balance(
@@ -150,7 +149,7 @@ def test_unlimited_grants_show_one_unlimited_line() -> None:
         max_purchase=None,
         next_reset_at=None,
         breakdown=(line,),
-        rollovers=(),
+        rollovers=(Rollover(granted=D(3), balance=D(2), expires_at=None),),  # still listed
         has_rollover_rule=True,
     )
     mixed = balances.balance_of(METERED, [a, grant("d", unlimited=True, plan_id="q")])
