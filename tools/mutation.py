@@ -56,6 +56,7 @@ MODULES: dict[str, list[str]] = {
     "rules.rollovers": [
         "tests/rules/test_rollover_lots.py",
         "tests/rules/test_resets_overage_lots.py",
+        "tests/rules/test_month_end_lots.py",
         "tests/test_resets_merged.py",
         *(f"{L}{name}.py" for name in ("rollovers", "update_lots")),
     ],
@@ -360,7 +361,7 @@ def main() -> int:
                     continue
                 fresh = run_module(module, workdir, args.children, again, budget=budget)
                 last.update(fresh["mutants"])  # type: ignore[call-overload]
-                results[module] = {"module": module, "mutants": last}
+                results[module] = {**results[module], "mutants": last}  # keeps its note
             else:
                 results[module] = run_module(module, workdir, args.children, budget=budget)
             saved.write_text(json.dumps(results, indent=1, sort_keys=True) + "\n")

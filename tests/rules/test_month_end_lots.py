@@ -1,0 +1,25 @@
+"""Hourly lots made on the last days of January all expire on February 28, each at its own
+time of day: at one of those instants exactly, the lot expiring then is gone and every later
+one is kept (the merged walk of rules/rollovers against the naive replay)."""
+
+from __future__ import annotations
+
+import pytest
+
+from meterlib.models import RolloverRule
+from meterlib.rules.resets import advance
+from tests.rules.test_resets import make, ms, naive_advance
+
+
+@pytest.mark.parametrize("hour", [0, 10, 23])
+def test_lots_from_month_end_days_expire_at_their_own_time(hour: int) -> None:
+    rule = RolloverRule(max=None, length=1)
+    grant = make(interval="hour", anchor=ms(2025, 1, 27), included=1, rollover=rule)
+    now = ms(2025, 2, 28, hour)
+    got = advance(grant, now)
+    assert got == naive_advance(grant, now)
+    assert min(lot.expires_at or 0 for lot in got.rollovers) == now + 3_600_000
+    # made on Jan 28 to 31 after `hour`, all expiring on Feb 28
+    assert sum(1 for lot in got.rollovers if (lot.expires_at or 0) < ms(2025, 3, 1)) == 4 * (
+        23 - hour
+    )
