@@ -23,3 +23,20 @@ def test_lots_from_month_end_days_expire_at_their_own_time(hour: int) -> None:
     assert sum(1 for lot in got.rollovers if (lot.expires_at or 0) < ms(2025, 3, 1)) == 4 * (
         23 - hour
     )
+
+
+def test_a_lot_expiring_one_millisecond_after_now_is_kept() -> None:
+    # resets stop at the grant's expiry (Jan 15 12:00): the newest day's lots are the only ones
+    # left, and at 04:59:59.999 on Feb 15 the one made at 05:00 on Jan 15 still lives
+    rule = RolloverRule(max=None, length=1)
+    grant = make(
+        interval="hour",
+        anchor=ms(2025, 1, 1),
+        included=1,
+        rollover=rule,
+        expires_at=ms(2025, 1, 15, 12),
+    )
+    now = ms(2025, 2, 15, 5) - 1
+    got = advance(grant, now)
+    assert got == naive_advance(grant, now)
+    assert [lot.expires_at for lot in got.rollovers][:2] == [ms(2025, 2, 15, 5), ms(2025, 2, 15, 6)]
