@@ -4,6 +4,8 @@ one is kept (the merged walk of rules/rollovers against the naive replay)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from meterlib.models import RolloverRule
@@ -40,3 +42,12 @@ def test_a_lot_expiring_one_millisecond_after_now_is_kept() -> None:
     got = advance(grant, now)
     assert got == naive_advance(grant, now)
     assert [lot.expires_at for lot in got.rollovers][:2] == [ms(2025, 2, 15, 5), ms(2025, 2, 15, 6)]
+
+
+@pytest.mark.parametrize(("cap", "kept"), [(2, [1, 1]), (Decimal("2.5"), [Decimal("0.5"), 1, 1])])
+def test_the_cap_keeps_a_last_part_of_a_lot(cap: Decimal, kept: list[Decimal]) -> None:
+    grant = make(interval="day", included=1, rollover=RolloverRule(max=Decimal(cap), length=1))
+    now = ms(2025, 1, 8)
+    got = advance(grant, now)
+    assert got == naive_advance(grant, now)
+    assert [lot.balance for lot in got.rollovers] == kept
