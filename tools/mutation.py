@@ -311,7 +311,9 @@ def main() -> int:
     parser.add_argument("--propose", action="store_true", help="print survivors as TOML stanzas")
     parser.add_argument("--collect", action="store_true", help="read an interrupted run's results")
     parser.add_argument(
-        "--recheck", action="store_true", help="rerun only the last run's survivors, new tests in"
+        "--recheck",
+        action="store_true",
+        help="rerun the last run's unexplained survivors against the current tests",
     )
     parser.add_argument(
         "--sample",
@@ -352,10 +354,12 @@ def main() -> int:
                     note += f", {fresh['note']}"
                 results[module] = {"module": module, "mutants": last, "note": note}
             elif args.recheck and last and workdir.exists():
+                known = load_equivalents()  # survive by construction: no need to run them again
                 again = [
                     n
                     for n, e in last.items()
                     if e["status"] not in ("killed", "timeout", "not checked")
+                    and (module, describe(n, e["diff"])) not in known
                 ]
                 if not again:
                     continue
