@@ -51,3 +51,16 @@ def test_the_cap_keeps_a_last_part_of_a_lot(cap: Decimal, kept: list[Decimal]) -
     got = advance(grant, now)
     assert got == naive_advance(grant, now)
     assert [lot.balance for lot in got.rollovers] == kept
+
+
+def test_the_cap_trims_lots_merged_across_month_ends_latest_expiry_first() -> None:
+    # the 659 lots made since Feb 1 rank above those of Jan 28-31 (expiring on Feb 28); the
+    # cap keeps 5 of the latter: the four made at 23:00 (newest first), then Jan 31 at 22:00
+    rule = RolloverRule(max=Decimal(659 + 5), length=1)
+    grant = make(interval="hour", anchor=ms(2025, 1, 27), included=1, rollover=rule)
+    now = ms(2025, 2, 28, 10)
+    got = advance(grant, now)
+    assert got == naive_advance(grant, now)
+    month_end = sorted(lot.id for lot in got.rollovers if (lot.expires_at or 0) < ms(2025, 3, 1))
+    made = [ms(2025, 1, 31, 22), *(ms(2025, 1, day, 23) for day in (28, 29, 30, 31))]
+    assert month_end == sorted(f"g/{b}" for b in made)
