@@ -282,7 +282,7 @@ def render(results: dict[str, dict[str, object]], equivalents: dict[tuple[str, s
         lines.append(f"| {module} | {total} | " + " | ".join(map(str, [*cells, other])) + " |")
     notes = [f"- {m}: {r['note']}" for m, r in results.items() if r.get("note")]
     if notes:
-        lines += ["", "Partial runs:", "", *notes]
+        lines += ["", "How the last runs were made:", "", *notes]
     lines += ["", "## Commands", "", "```"]
     lines += [f"python tools/mutation.py {m}  # {' '.join(MODULES[m])}" for m in MODULES]
     lines += ["```", "", "## Unexplained survivors", ""]
@@ -347,9 +347,7 @@ def main() -> int:
                     module, workdir, args.children, picked, budget=budget, new_copy=True
                 )
                 last.update(fresh["mutants"])  # type: ignore[call-overload]
-                note = (
-                    f"a sample: every {args.sample}th of the {len(pending)} mutants not run before"
-                )
+                note = f"a sample: 1 in {args.sample} of the {len(pending)} mutants not run before"
                 if fresh["note"]:
                     note += f", {fresh['note']}"
                 results[module] = {"module": module, "mutants": last, "note": note}
