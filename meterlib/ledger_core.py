@@ -25,7 +25,7 @@ from meterlib.quantity import exact_arithmetic
 from meterlib.recent_checks import RecentChecks
 from meterlib.state import Catalogue
 from meterlib.stores.memory import MemoryStore
-from meterlib.stores.protocol import Store, StoreSession
+from meterlib.stores.protocol import Recalls, Store, StoreSession
 from meterlib.subject import Subject
 
 DAY_MS = 86_400_000
@@ -117,8 +117,8 @@ class LedgerCore:
         )
         self._catalogue: Catalogue | None = None
         # a store that can tell whether a customer changed lets plain checks be answered again
-        revision = getattr(self.store, "revision", None)
-        self._recent = RecentChecks(revision) if callable(revision) else None
+        store_ = self.store
+        self._recent = RecentChecks(store_.revision) if isinstance(store_, Recalls) else None
 
     @classmethod
     def open(cls, url: str, **settings: Any) -> Self:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.stores.session_adapter import CatalogueMemo, StateReads, StateSession
 
 _MISSING = object()
 
@@ -30,9 +31,17 @@ class _State:
         self.changes = 0
         self.changed: dict[str, int] = {}
         self.features_changed = 0
+        self.catalogue = CatalogueMemo()
 
 
-class MemorySession:
+def revision_of(state: _State, customer_id: str) -> int:
+    """`MemoryStore.revision` of what `state` holds."""
+    customer = state.changed.get(customer_id, 0)
+    features = state.features_changed
+    return customer if customer > features else features
+
+
+class MemorySession(StateSession):
     """A unit of work over a MemoryStore; every write logs how to undo itself."""
 
     def __init__(self, state: _State, *, write: bool) -> None:
@@ -40,6 +49,12 @@ class MemorySession:
         self._write = write
         self._undo: list[Callable[[], None]] = []
         self._touched: set[str | None] = set()  # customers changed here; None: the catalogue
+
+    def _catalogue_memo(self) -> CatalogueMemo:
+        return self._s.catalogue
+
+    def _revision(self, customer_id: str) -> Hashable:
+        return revision_of(self._s, customer_id)
 
     def _forbid_read_only(self) -> None:
         if not self._write:
@@ -266,7 +281,7 @@ class _Transaction:
             self._store._lock.release()
 
 
-class MemoryStore:
+class MemoryStore(StateReads):
     """Everything in this process's memory: fast, shared by threads, gone on exit."""
 
     def __init__(self) -> None:
@@ -283,10 +298,7 @@ class MemoryStore:
         changed: its record, entities, grants, locks, counters, or the catalogue. Read inside a
         transaction, it is that of what the transaction sees; outside one, it needs no lock.
         """
-        state = self._state
-        customer = state.changed.get(customer_id, 0)
-        features = state.features_changed
-        return customer if customer > features else features
+        return revision_of(self._state, customer_id)
 
     def close(self) -> None:
         """Nothing to release; kept for the Store protocol."""

@@ -43,6 +43,7 @@ from meterlib.stores.postgres.errors import describe, translate_error
 from meterlib.stores.postgres.migrations import migrate
 from meterlib.stores.postgres.rows import Connection
 from meterlib.stores.postgres.tx import PostgresSession, _Slot
+from meterlib.stores.session_adapter import StateReads
 
 CONNECT_ATTEMPTS = 3  # a pooled connection the server dropped while idle fails at BEGIN: retry
 _BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
@@ -128,7 +129,7 @@ class _Transaction(AbstractContextManager[PostgresSession]):
             raise translated from failure
 
 
-class PostgresStore:
+class PostgresStore(StateReads):
     """The ledger in a PostgreSQL database, shared by every process and server that opens it.
 
     `PostgresStore("postgresql://user:password@host:5432/db", min_size=1, max_size=10)`:

@@ -17,6 +17,7 @@ from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Gra
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
 from meterlib.stores.postgres.rows import Connection
+from meterlib.stores.session_adapter import StateSession
 
 
 class _Owner(Protocol):
@@ -28,7 +29,7 @@ class _Owner(Protocol):
     def _error(self, exc: BaseException) -> StoreError: ...
 
 
-class PostgresSession:
+class PostgresSession(StateSession):
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_conn", "_locked", "_sql", "_store", "_write")
