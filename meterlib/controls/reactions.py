@@ -31,7 +31,7 @@ __all__ = ["Enforcement"]
 
 
 class Enforcement(TopupEnforcement):
-    """The billing controls, counters and notifications of one subject in one transaction."""
+    """The billing controls, counters and notifications of one working copy in one decision."""
 
     # ---- after an operation
 

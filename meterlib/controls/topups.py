@@ -22,7 +22,7 @@ from meterlib.rules.working import Working
 
 
 class TopupEnforcement(LimitEnforcement):
-    """Auto top-ups of one customer in one transaction."""
+    """Auto top-ups of one customer in one decision."""
 
     def topup(self, subject: Working, feature: Feature) -> None:
         """Top the customer's balance of `feature` up if it fell to its threshold."""

@@ -294,7 +294,7 @@ class Working(View):
         idempotency_key: str | None = None,
         deductions: tuple[DeductionRecord, ...] | None = None,
     ) -> EventRecord | None:
-        """Append a usage event (only in a write transaction)."""
+        """Append a usage event (only in a writing decision)."""
         if not self.write:
             return None
         seq = self.take_seq("event")
