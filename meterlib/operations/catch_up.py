@@ -60,10 +60,11 @@ def open_working(
     customer = customer_of(state)
     working = Working(state, customer, ctx, write=write, free=free)
     listening = ctx.listening if notify else frozenset()
+    entities = state.entities
     if (
         listening
         or customer.billing_controls
-        or any(e.billing_controls for e in state.entities.values())
+        or (entities and any(e.billing_controls for e in entities.values()))
     ):
         working.controls = Enforcement(
             state,

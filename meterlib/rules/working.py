@@ -104,7 +104,8 @@ class Working(View):
         self.events: list[EventRecord] = []
         self.put_locks: dict[str, Lock] = {}
         self.deleted_locks: dict[str, None] = {}  # an ordered set
-        self._free = free_seqs(state, ctx) if free is None else free
+        self._free = free  # the numbers to hand out, worked out on first use
+        self._ctx = ctx
         # billing controls (None: the plain rules); see `operations.catch_up.open`
         self.controls: Controls | None = None
 
@@ -126,6 +127,8 @@ class Working(View):
 
     def take_seq(self, kind: str) -> int:
         """The next number of `kind` the shell reserved (asks for one more when none is left)."""
+        if self._free is None:
+            self._free = free_seqs(self.state, self._ctx)
         free = self._free.get(kind)
         if not free:
             raise Asked(Asks(seqs=((kind, 1),)))
