@@ -71,10 +71,10 @@ class UsageCalls(LedgerCore):
                 code="invalid_request",
                 field="lock.expires_at",
             )
-        args = checking.CheckArgs(
-            customer_id, feature_id, entity_id, required, props, held, with_preview
-        )
         if send_event or held is not None:
+            args = checking.CheckArgs(
+                customer_id, feature_id, entity_id, required, props, held, with_preview
+            )
             want = checking.want_of(
                 customer_id, entity_id, None if held is None else held[0], deducting=True
             )
@@ -88,9 +88,13 @@ class UsageCalls(LedgerCore):
             kept = recent.recall(key, now)
             if kept is not None:
                 return kept
+        args = checking.CheckArgs(
+            customer_id, feature_id, entity_id, required, props, None, with_preview
+        )
         state = self.store.read(checking.want_of(customer_id, entity_id, deducting=False))
+        ctx = self._context(now, notify=False)
         with exact_arithmetic():
-            decision = checking.decide_plain_check(state, self._context(now, notify=False), args)
+            decision = checking.decide_plain_check(state, ctx, args, recalled=key is not None)
         if key is not None and decision.remember is not False:
             assert recent is not None
             until = decision.remember

@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any, NamedTuple
 
-from meterlib.effects import Decision
+from meterlib.effects import NO_EFFECTS, Decision
 from meterlib.errors import AlreadyExists, InvalidRequest
 from meterlib.models import Feature, Grant, Lock, LockItem
 from meterlib.operations.catch_up import customer_of, entity_of, feature_of, open_working
@@ -227,11 +227,12 @@ class CheckArgs(NamedTuple):
 
 
 def decide_plain_check(
-    state: CustomerState, ctx: Context, args: CheckArgs
+    state: CustomerState, ctx: Context, args: CheckArgs, *, recalled: bool = True
 ) -> Decision[CheckResult]:
-    """A check that deducts nothing. `remember`: until when the answer holds while the
-    customer does not change (False: not at all: billing controls keep counters over windows,
-    and locks expire, neither of which a store's revision covers)."""
+    """A check that deducts nothing. `remember` (when `recalled`: the store can answer it
+    again): until when the answer holds while the customer does not change (False: not at
+    all: billing controls keep counters over windows, and locks expire, neither of which a
+    store's revision covers)."""
     feature = feature_of(state.catalogue, args.feature_id)
     customer_of(state)
     entity_id = args.entity_id
@@ -249,9 +250,9 @@ def decide_plain_check(
         usable=usable,
     )
     result = answer(args, seen, converted, allowed=allowed)
-    if subject.locked or subject.controlled(entity_id):
+    if not recalled or subject.locked or subject.controlled(entity_id):
         return Decision(result)
-    return Decision(result, remember=subject.settled_until())
+    return Decision(result, NO_EFFECTS, (), None, subject.settled_until())
 
 
 def decide_deducting_check(

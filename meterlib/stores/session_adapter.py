@@ -99,12 +99,12 @@ class StateSession:
             grants = tuple(self.list_grants(customer_id))
             locks = tuple(self.list_locks(customer_id))
         entities: Mapping[str, Entity] = EMPTY  # type: ignore[assignment]
-        wanted = _entities_wanted(want, locks)
+        wanted = entities_wanted(want, locks)
         if wanted:
             found = {eid: self.get_entity(customer_id, eid) for eid in wanted}
             entities = {eid: e for eid, e in found.items() if e is not None}
         counters: Mapping[str, Counter] = EMPTY  # type: ignore[assignment]
-        if customer is not None and _controlled(customer, entities):
+        if customer is not None and controlled(customer, entities):
             counters = {c.key: c for c in self.list_counters(customer_id)}
         named: Mapping[str, Lock | None] = EMPTY  # type: ignore[assignment]
         if want.lock_ids:
@@ -163,7 +163,7 @@ class StateSession:
             self.put_idempotency_key(key, until)
 
 
-def _entities_wanted(want: Want, locks: tuple[Lock, ...]) -> tuple[str, ...]:
+def entities_wanted(want: Want, locks: tuple[Lock, ...]) -> tuple[str, ...]:
     """The wanted entities, and those of the open locks: a lock released on expiry gives its
     units back under its entity's billing controls (locks are rare, so this usually adds none)."""
     if not locks:
@@ -172,7 +172,7 @@ def _entities_wanted(want: Want, locks: tuple[Lock, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys((*want.entity_ids, *held)))
 
 
-def _controlled(customer: Customer, entities: Mapping[str, Entity]) -> bool:
+def controlled(customer: Customer, entities: Mapping[str, Entity]) -> bool:
     """Whether billing controls may read counters: the customer's, or a wanted entity's.
     Counters are read by nothing else, so a store need not load them otherwise."""
     if customer.billing_controls:
