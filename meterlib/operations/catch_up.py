@@ -77,7 +77,8 @@ def open_working(
         if outbox is not None:
             working.controls.outbox = outbox
     working.catch_up()
-    rebind(working)
+    if working.controls is not None:
+        working.controls.bind(working)
     return working
 
 

@@ -111,7 +111,8 @@ class Working(View):
 
     def catch_up(self) -> None:
         """Release the locks that expired (at their instants), then advance every grant."""
-        self._release_expired_locks()
+        if self.state.locks:
+            self._release_expired_locks()
         persist, now = self.persist_overage, self.now
         for gid, grant in self.grants.items():
             self.grants[gid] = resets.advance(grant, now, persist_overage=persist)

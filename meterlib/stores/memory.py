@@ -90,7 +90,9 @@ class MemorySession(StateSession):
             found = s.entities
             entities = {e: entity for e in wanted if (entity := found.get((cid, e))) is not None}
         counters: Mapping[str, Counter] = EMPTY  # type: ignore[assignment]
-        if customer is not None and controlled(customer, entities):
+        if customer is not None and (
+            customer.billing_controls or (entities and controlled(customer, entities))
+        ):
             kept = s.counters.get(cid)
             counters = {k: kept[k] for k in sorted(kept)} if kept else {}
         return CustomerState(
