@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from attrs import evolve
-
 from meterlib import validation
 from meterlib.errors import (
     AlreadyExists,
-    BalanceNotFound,
     InvalidRequest,
 )
 from meterlib.instants import optional_ms, to_datetime
@@ -21,13 +18,12 @@ from meterlib.models import (
 )
 from meterlib.operation import single
 from meterlib.operations.deletion import DeleteArgs, decide_delete
+from meterlib.operations.updates import UpdateArgs, decide_update
 from meterlib.quantity import ZERO
 from meterlib.results import (
     Balance,
 )
 from meterlib.rules import resets
-from meterlib.rules.deduction import apply_allowing
-from meterlib.rules.working import Working
 from meterlib.state import Catalogue
 
 
@@ -197,23 +193,6 @@ class GrantCalls(LedgerCore):
                 return None
             return subject.balance(feature, entity_id)
 
-    def _targets(
-        self,
-        subject: Working,
-        feature: Feature,
-        entity_id: str | None,
-        *,
-        interval: str | None,
-        balance_id: str | None,
-    ) -> list[Grant]:
-        usable, _ = subject.rows((feature.id,), entity_id)
-        return [
-            g
-            for g in usable
-            if (interval is None or g.interval == interval)
-            and (balance_id is None or balance_id in (g.public_id, g.id))
-        ]
-
     def update(
         self,
         customer_id: str,
@@ -266,74 +245,20 @@ class GrantCalls(LedgerCore):
         if new_reset is not None and new_reset <= now:
             raise InvalidRequest("next_reset_at must be in the future", code="invalid_request")
 
-        with self._notifying() as outbox, self._tx(write=True) as session:
-            catalogue = session.catalogue()
-            feature = self._feature(catalogue, feature_id)
-            subject = self._working(session, customer_id, entity_id, now, notify=True)
-            targets = self._targets(
-                subject, feature, entity_id, interval=selector, balance_id=balance_id
-            )
-            if not targets:
-                raise BalanceNotFound(
-                    f"No balances to update for feature {feature_id}, customer {customer_id}"
-                    + (f", entity {entity_id}" if entity_id else "")
-                    + (f", interval {selector}" if selector else "")
-                    + (f", balance_id {balance_id}" if balance_id else "")
-                )
-            first = targets[0]
-            if target_remaining is not None or delta is not None:
-                if first.unlimited:
-                    value = (
-                        target_remaining
-                        if target_remaining is not None
-                        else first.balance + (delta or ZERO)
-                    )
-                    subject.apply({first.id: evolve(first, balance=value)})
-                else:
-                    amount = (
-                        -(delta or ZERO)
-                        if target_remaining is None
-                        else sum((g.balance for g in targets), ZERO) - target_remaining
-                    )
-                    subject.apply(apply_allowing(targets, amount))
-                targets = [subject.grants[g.id] for g in targets]
-            if target_usage is not None:
-                if targets[0].unlimited:
-                    subject.apply({targets[0].id: evolve(targets[0], balance=-target_usage)})
-                else:
-                    grant_total = sum((g.included_grant for g in targets), ZERO)
-                    amount = sum((g.balance for g in targets), ZERO) - (grant_total - target_usage)
-                    subject.apply(apply_allowing(targets, amount))
-                targets = [subject.grants[g.id] for g in targets]
-            if target_grant is not None:
-                head = targets[0]
-                adjustment = target_grant - sum((g.included for g in targets), ZERO)
-                subject.apply({head.id: evolve(head, adjustment=adjustment)})
-                targets = [subject.grants[g.id] for g in targets]
-            if new_reset is not None:
-                target = min(
-                    targets,
-                    key=lambda g: (g.next_reset_at is None, g.next_reset_at or 0),
-                )
-                if target.interval == ONE_OFF or target.unlimited:
-                    raise InvalidRequest(
-                        f"Cannot update next reset at for lifetime balance (feature {feature_id},"
-                        f" customer {customer_id})",
-                        code="invalid_request",
-                    )
-                if target.expires_at is not None and new_reset >= target.expires_at:
-                    raise InvalidRequest(
-                        "next_reset_at must occur before expires_at", code="invalid_request"
-                    )
-                subject.apply({target.id: resets.reanchor(target, new_reset)})
-                targets = [subject.grants[g.id] for g in targets]
-            if new_expiry is not None:
-                target = min(targets, key=lambda g: (g.expires_at is None, g.expires_at or 0))
-                subject.apply({target.id: evolve(target, expires_at=new_expiry)})
-            subject.settle([feature], entity_id, None, topups=False)
-            session.apply(subject.effects())
-            outbox.extend(subject.notifications())
-            return subject.balance(feature, entity_id)
+        args = UpdateArgs(
+            customer_id,
+            feature_id,
+            entity_id,
+            target_remaining,
+            delta,
+            target_usage,
+            target_grant,
+            selector,
+            balance_id,
+            new_reset,
+            new_expiry,
+        )
+        return self._write((args.want(),), single(decide_update, args), now)
 
     def delete(
         self,
