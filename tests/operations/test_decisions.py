@@ -20,6 +20,7 @@ from meterlib.operations.deletion import DeleteArgs, decide_delete
 from meterlib.operations.finalize import FinalizeArgs, decide_finalize
 from meterlib.operations.idempotency import DAY_MS
 from meterlib.operations.track import TrackArgs, decide_batch, decide_track
+from meterlib.operations.updates import UpdateArgs, decide_update
 from meterlib.rules.context import Asked, Context
 from meterlib.state import Catalogue, CustomerState
 from meterlib.testing import T0, customer, feature, grant, lock
@@ -219,3 +220,22 @@ class TestDelete:
         args = DeleteArgs("cus_1", "api_calls", None, "nope", None, False)
         with pytest.raises(BalanceNotFound):
             decide_delete(state(grant()), CTX, args)
+
+
+class TestUpdate:
+    @staticmethod
+    def args(**kw: object) -> UpdateArgs:
+        fields: dict[str, object] = dict.fromkeys(UpdateArgs._fields)
+        fields.update(customer_id="cus_1", feature_id="api_calls", **kw)
+        return UpdateArgs(**fields)  # type: ignore[arg-type]
+
+    def test_remaining_is_spread_in_deduction_order(self) -> None:
+        loaded = state(grant("g1", balance=D(5), included=D(5)), grant("g2", 2, balance=D(5)))
+        decision = decide_update(loaded, CTX, self.args(remaining=D(7)))
+        assert {g.id: g.balance for g in decision.effects.grants} == {"g1": D(2)}
+        assert decision.result is not None
+        assert decision.result.remaining == D(7)
+
+    def test_no_target(self) -> None:
+        with pytest.raises(BalanceNotFound):
+            decide_update(state(grant()), CTX, self.args(balance_id="nope", delta=D(1)))
