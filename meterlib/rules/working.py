@@ -92,8 +92,10 @@ class Working(View):
         write: bool,
         free: dict[str, list[int]] | None = None,
     ) -> None:
-        loaded = {g.id: g for g in state.grants}
-        super().__init__(state.catalogue, dict(loaded), now=ctx.now, reverse=ctx.reverse)
+        grants = {g.id: g for g in state.grants}
+        # what was loaded, by id: only a write compares with it (a read writes nothing)
+        loaded = dict(grants) if write else grants
+        super().__init__(state.catalogue, grants, now=ctx.now, reverse=ctx.reverse)
         self.state = state
         self.customer = customer
         self.write = write

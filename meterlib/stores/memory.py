@@ -346,6 +346,11 @@ class MemoryStore(StateReads):
         """One serialised unit of work; an exception undoes every write made in it."""
         return _Transaction(self, write)
 
+    def read(self, want: Want) -> CustomerState:
+        """`Store.read`: a load under the store's lock (every plain check comes here)."""
+        with self._lock:
+            return self._reader.load(want)
+
     def revision(self, customer_id: str) -> int:
         """A number that grows whenever anything a check of the customer reads may have
         changed: its record, entities, grants, locks, counters, or the catalogue. Read inside a
