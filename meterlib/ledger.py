@@ -1,9 +1,10 @@
 """The Ledger: Autumn's create / update / check / track over a store, one transaction a call.
 
 Each public method validates its arguments first (nothing is read or written for bad input),
-then opens one store transaction, builds a `Subject` (the customer's grants caught up to now),
-lets the pure functions decide, and saves. An exception anywhere rolls the whole call back.
-The calls live in one module per concern; this class puts them together.
+then loads the customer's state in one store call, lets a pure decision of `operations/` work
+out the result and the effects, and applies them in one store call (`meterlib.operation`). An
+exception anywhere rolls the whole call back. The calls live in one module per concern; this
+class puts them together.
 """
 
 from __future__ import annotations

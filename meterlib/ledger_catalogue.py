@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from attrs import evolve
@@ -20,6 +21,8 @@ from meterlib.models import (
     Entity,
     Feature,
 )
+from meterlib.operations.customers import decide_configured
+from meterlib.state import Want
 
 _T = TypeVar("_T")
 
@@ -61,7 +64,8 @@ class CatalogueCalls(LedgerCore):
                 f"credit_schema: only a credit_system has one, not a {kind} feature",
                 field="credit_schema",
             )
-        with self._tx(write=True) as (session, catalogue):
+        with self._tx(write=True) as session:
+            catalogue = session.catalogue()
             if feature_id in catalogue.by_id:
                 raise AlreadyExists(f"Feature {feature_id} already exists", code="already_exists")
             feature = Feature(
@@ -79,12 +83,14 @@ class CatalogueCalls(LedgerCore):
     def get_feature(self, feature_id: str) -> Feature:
         """The feature; FeatureNotFound if it is not in the catalogue."""
         feature_id = validation.require_id(feature_id, "feature_id")
-        with self._tx(write=False) as (_, catalogue):
+        with self._tx(write=False) as session:
+            catalogue = session.catalogue()
             return detached(self._feature(catalogue, feature_id))
 
     def list_features(self) -> list[Feature]:
         """Every feature, in the order they were created."""
-        with self._tx(write=False) as (_, catalogue):
+        with self._tx(write=False) as session:
+            catalogue = session.catalogue()
             return detached(list(catalogue.ordered))
 
     def create_customer(
@@ -101,7 +107,7 @@ class CatalogueCalls(LedgerCore):
         email = validation.optional_text(email, "email")
         meta = validation.properties(metadata, "metadata")
         now = self._now()
-        with self._tx(write=True) as (session, _):
+        with self._tx(write=True) as session:
             existing = session.get_customer(customer_id)
             if existing is not None:
                 return detached(existing)
@@ -114,12 +120,12 @@ class CatalogueCalls(LedgerCore):
     def get_customer(self, customer_id: str) -> Customer:
         """The customer; CustomerNotFound if absent."""
         customer_id = validation.require_id(customer_id, "customer_id")
-        with self._tx(write=False) as (session, _):
+        with self._tx(write=False) as session:
             return detached(self._customer(session, customer_id))
 
     def list_customers(self) -> list[Customer]:
         """Every customer, in id order."""
-        with self._tx(write=False) as (session, _):
+        with self._tx(write=False) as session:
             return detached(session.list_customers())
 
     def update_customer(
@@ -143,7 +149,7 @@ class CatalogueCalls(LedgerCore):
         meta = None if metadata is None else validation.properties(metadata, "metadata")
         update = None if billing_controls is None else controls.validate(billing_controls)
         now = self._now()
-        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
+        with self._notifying() as outbox, self._tx(write=True) as session:
             customer = self._customer(session, customer_id)
             before = customer.billing_controls
             customer = evolve(
@@ -155,17 +161,16 @@ class CatalogueCalls(LedgerCore):
             )
             session.put_customer(customer)
             if update is not None and "auto_topups" in update.stored:
-                subject = self._subject(
-                    session, catalogue, customer, now, write=True, outbox=outbox
+                # loaded after the write: the working copy obeys the new controls
+                state = session.load(Want(customer_id))
+                decide = partial(
+                    decide_configured,
+                    before=controls.Controls.from_stored(before),
+                    purchase_counts=update.purchase_counts,
                 )
-                assert subject.controls is not None
-                subject.controls.configured(
-                    subject,
-                    controls.Controls.from_stored(before),
-                    update.purchase_counts,
-                    written=True,
-                )
-                subject.save()
+                decision = self._decided(session, state, decide, now)
+                session.apply(decision.effects)
+                outbox.extend(decision.notifications)
             return detached(customer)
 
     def update_entity(
@@ -182,7 +187,7 @@ class CatalogueCalls(LedgerCore):
         update = (
             None if billing_controls is None else controls.validate(billing_controls, entity=True)
         )
-        with self._tx(write=True) as (session, _):
+        with self._tx(write=True) as session:
             self._customer(session, customer_id)
             entity = self._entity(session, customer_id, entity_id)
             assert entity is not None
@@ -207,7 +212,8 @@ class CatalogueCalls(LedgerCore):
         feature_id = validation.optional_id(feature_id, "feature_id")
         name = validation.optional_text(name, "name")
         now = self._now()
-        with self._tx(write=True) as (session, catalogue):
+        with self._tx(write=True) as session:
+            catalogue = session.catalogue()
             self._customer(session, customer_id)
             if feature_id is not None:
                 self._feature(catalogue, feature_id)
@@ -228,7 +234,7 @@ class CatalogueCalls(LedgerCore):
         """The entity; CustomerNotFound / EntityNotFound if absent."""
         customer_id = validation.require_id(customer_id, "customer_id")
         entity_id = validation.require_id(entity_id, "entity_id")
-        with self._tx(write=False) as (session, _):
+        with self._tx(write=False) as session:
             self._customer(session, customer_id)
             entity = self._entity(session, customer_id, entity_id)
             assert entity is not None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, Self, TypeVar
 
-from meterlib import validation
+from meterlib import operation, validation
 from meterlib.clock import Clock, read_clock, system_clock
-from meterlib.controls.reactions import ApproveTopup, Enforcement
+from meterlib.effects import Decision, TopupRequest
 from meterlib.errors import (
     CustomerNotFound,
     EntityNotFound,
@@ -20,15 +20,22 @@ from meterlib.models import (
     Entity,
     Feature,
 )
-from meterlib.notifications import Callback, Notification, Notifier, Outbox
+from meterlib.notifications import Callback, Notifier, Outbox
+from meterlib.operation import ApproveTopup
+from meterlib.operations.catch_up import customer_of, entity_of, open_working
+from meterlib.operations.idempotency import DAY_MS
 from meterlib.quantity import exact_arithmetic
 from meterlib.recent_checks import RecentChecks
-from meterlib.state import Catalogue
+from meterlib.rules.context import NO_SEQS, Context
+from meterlib.rules.working import Working
+from meterlib.state import Catalogue, CustomerState, Want
 from meterlib.stores.memory import MemoryStore
-from meterlib.stores.protocol import Store, StoreSession
-from meterlib.subject import Subject
+from meterlib.stores.protocol import Recalls, Store, StoreSession
 
-DAY_MS = 86_400_000
+__all__ = ["DAY_MS", "LedgerCore"]
+
+R = TypeVar("R")
+NO_ANSWERS: Mapping[TopupRequest, str | None] = {}
 
 
 def _one_of(field: str, **aliases: object) -> object:
@@ -36,45 +43,6 @@ def _one_of(field: str, **aliases: object) -> object:
     if len(given) > 1:
         raise InvalidRequest(f"{field}: pass only one of {', '.join(sorted(given))}", field=field)
     return next(iter(given.values()), None)
-
-
-class _Transaction:
-    """`Ledger._tx`: the store's transaction, entered with the catalogue it sees.
-
-    A class rather than a generator context manager: it is entered on every call. The call
-    computes in `quantity.WIDE`, where no amount inside meterlib's range is ever rounded.
-    """
-
-    __slots__ = ("_decimals", "_inner", "_ledger")
-
-    def __init__(self, ledger: LedgerCore, write: bool) -> None:
-        self._ledger = ledger
-        self._inner = ledger.store.transaction(write=write)
-        self._decimals = exact_arithmetic()
-
-    def __enter__(self) -> tuple[StoreSession, Catalogue]:
-        self._decimals.__enter__()
-        try:
-            session = self._inner.__enter__()
-        except BaseException as exc:
-            self._decimals.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-        try:
-            return session, self._ledger._catalogue_of(session)
-        except BaseException as exc:
-            self.__exit__(type(exc), exc, exc.__traceback__)
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        try:
-            self._inner.__exit__(exc_type, exc, tb)
-        finally:
-            self._decimals.__exit__(exc_type, exc, tb)
 
 
 class LedgerCore:
@@ -115,10 +83,9 @@ class LedgerCore:
         self.persist_overage_on_reset = validation.flag(
             persist_overage_on_reset, "persist_overage_on_reset"
         )
-        self._catalogue: Catalogue | None = None
         # a store that can tell whether a customer changed lets plain checks be answered again
-        revision = getattr(self.store, "revision", None)
-        self._recent = RecentChecks(revision) if callable(revision) else None
+        store_ = self.store
+        self._recent = RecentChecks(store_.revision) if isinstance(store_, Recalls) else None
 
     @classmethod
     def open(cls, url: str, **settings: Any) -> Self:
@@ -153,56 +120,77 @@ class LedgerCore:
     def _now(self) -> int:
         return read_clock(self.clock)
 
-    def _tx(self, *, write: bool) -> _Transaction:
-        """`with self._tx(write=...) as (session, catalogue)`: one store transaction."""
-        return _Transaction(self, write)
+    @contextmanager
+    def _tx(self, *, write: bool) -> Iterator[StoreSession]:
+        """`with self._tx(write=...) as session`: one store transaction, computing in
+        `quantity.WIDE` (where no amount inside meterlib's range is ever rounded)."""
+        with exact_arithmetic(), self.store.transaction(write=write) as session:
+            yield session
 
-    def _catalogue_of(self, session: StoreSession) -> Catalogue:
-        """The catalogue, rebuilt only when the store lists other features than last time
-        (features never change or go away, but another Ledger or process may add one)."""
-        features = session.list_features()
-        catalogue = self._catalogue
-        if catalogue is None or catalogue.features != features:
-            catalogue = self._catalogue = Catalogue(features)
-        return catalogue
+    def _context(self, now: int, *, notify: bool = True) -> Context:
+        """What a decision reads besides the state: `notify` when it may set off notifications."""
+        return Context(
+            now,
+            self.reverse_deduction_order,
+            self.persist_overage_on_reset,
+            self._notifier.wanted() if notify else frozenset(),
+            NO_SEQS,
+            None if self.approve_topup is None else NO_ANSWERS,
+        )
 
-    def _subject(
+    def _write(
+        self,
+        wants: Sequence[Want],
+        decide: Callable[[Sequence[CustomerState], Context], Decision[R]],
+        now: int,
+    ) -> R:
+        """load → decide → apply in one write transaction; notifications after the commit."""
+        return operation.write(
+            self.store,
+            self._context(now),
+            wants,
+            decide,
+            notifier=self._notifier,
+            approve_topup=self.approve_topup,
+        )
+
+    def _decided(
         self,
         session: StoreSession,
-        catalogue: Catalogue,
-        customer: Customer,
+        state: CustomerState,
+        decide: Callable[[CustomerState, Context], Decision[R]],
+        now: int,
+    ) -> Decision[R]:
+        """A decision inside a transaction the caller holds (its asks answered there)."""
+        return operation.decided(
+            session, self._context(now), lambda ctx: decide(state, ctx), self.approve_topup
+        )
+
+    def _working(
+        self,
+        session: StoreSession,
+        customer_id: str,
+        entity_id: str | None,
         now: int,
         *,
-        write: bool,
-        outbox: list[Notification] | None = None,
-        entity: Entity | None = None,
-    ) -> Subject:
-        notify = self._notifier.wanted() if outbox is not None else frozenset()
+        notify: bool = False,
+    ) -> Working:
+        """The customer's working copy in a transaction the caller holds (for the calls whose
+        rules still run in the shell: create, update, delete). Numbers its catch-up asks for
+        are reserved here.) CustomerNotFound / EntityNotFound when not there."""
+        state = session.load(Want(customer_id, () if entity_id is None else (entity_id,)))
+        customer_of(state)
+        entity_of(state, entity_id)
 
-        def enforcement() -> Enforcement:
-            return Enforcement(
-                session,
-                customer,
-                now=now,
-                write=write,
-                notify=notify,
-                outbox=outbox,
-                approve_topup=self.approve_topup,
-                entity=entity,
-            )
+        def opened(state: CustomerState, ctx: Context) -> Decision[Working]:
+            return Decision(open_working(state, ctx, write=True, notify=notify))
 
-        plain = not (notify or customer.billing_controls)
-        return Subject(
-            session,
-            catalogue,
-            customer,
-            now=now,
-            write=write,
-            reverse=self.reverse_deduction_order,
-            persist_overage=self.persist_overage_on_reset,
-            controls=None if plain else enforcement(),
-            make_controls=enforcement if plain else None,
-        )
+        decision = self._decided(session, state, opened, now)
+        return decision.result
+
+    def _read(self, want: Want, decide: Callable[[CustomerState, Context], R], now: int) -> R:
+        """One `Store.read` and a decision over it."""
+        return operation.read(self.store, self._context(now, notify=False), want, decide)
 
     def _notifying(self) -> Outbox:
         """An outbox for the notifications of one call, delivered when the call's block ends

@@ -8,8 +8,8 @@ from meterlib import validation
 from meterlib.errors import InvalidRequest
 from meterlib.instants import optional_ms, to_datetime
 from meterlib.ledger_core import LedgerCore
+from meterlib.operations.track import to_deduction
 from meterlib.results import Event, EventPage
-from meterlib.tracking import to_deduction
 
 _MOST = 2**62  # the largest page size or cursor part taken: SQL integers are 64-bit
 
@@ -51,7 +51,8 @@ class EventCalls(LedgerCore):
                 raise InvalidRequest(
                     f"cursor: {cursor!r} is not a cursor this ledger returned", field="cursor"
                 ) from None
-        with self._tx(write=False) as (session, catalogue):
+        with self._tx(write=False) as session:
+            catalogue = session.catalogue()
             if customer_id is not None:
                 self._customer(session, customer_id)
             if feature_id is not None:

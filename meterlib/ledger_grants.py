@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from attrs import evolve
-
 from meterlib import validation
 from meterlib.errors import (
     AlreadyExists,
-    BalanceNotFound,
     InvalidRequest,
 )
 from meterlib.instants import optional_ms, to_datetime
@@ -19,14 +16,15 @@ from meterlib.models import (
     Feature,
     Grant,
 )
+from meterlib.operation import single
+from meterlib.operations.deletion import DeleteArgs, decide_delete
+from meterlib.operations.updates import UpdateArgs, decide_update
 from meterlib.quantity import ZERO
 from meterlib.results import (
     Balance,
 )
 from meterlib.rules import resets
-from meterlib.rules.deduction import apply_allowing
 from meterlib.state import Catalogue
-from meterlib.subject import Subject
 
 
 class GrantCalls(LedgerCore):
@@ -112,12 +110,13 @@ class GrantCalls(LedgerCore):
             if first > expiry:
                 raise refuse("expires_at occurs before the next rollover event")
 
-        with self._tx(write=True) as (session, catalogue):
+        with self._tx(write=True) as session:
+            catalogue = session.catalogue()
             feature = catalogue.by_id.get(feature_id)
             if feature is None:
                 feature = Feature(id=feature_id, seq=session.next_seq("feature"))
                 session.add_feature(feature)
-                catalogue = Catalogue([*catalogue.ordered, feature])  # noqa: PLW2901
+                catalogue = Catalogue([*catalogue.ordered, feature])
             customer = session.get_customer(customer_id)
             if customer is None:
                 customer = Customer(id=customer_id, created_at=to_datetime(now))
@@ -149,7 +148,7 @@ class GrantCalls(LedgerCore):
                     if rule is not None:
                         raise refuse("Rollover is not supported for continuous use features")
                     interval, count, first_reset = ONE_OFF, 1, None
-            subject = self._subject(session, catalogue, customer, now, write=True)
+            subject = self._working(session, customer_id, entity_id, now)
             if balance_id is not None and any(
                 balance_id in (g.balance_id, g.id) for g in subject.loaded.values()
             ):
@@ -189,27 +188,10 @@ class GrantCalls(LedgerCore):
                 max_purchase=cap,
             )
             subject.add(grant)
-            subject.save()
+            session.apply(subject.effects())
             if feature.type == "boolean":
                 return None
             return subject.balance(feature, entity_id)
-
-    def _targets(
-        self,
-        subject: Subject,
-        feature: Feature,
-        entity_id: str | None,
-        *,
-        interval: str | None,
-        balance_id: str | None,
-    ) -> list[Grant]:
-        usable, _ = subject.rows((feature.id,), entity_id)
-        return [
-            g
-            for g in usable
-            if (interval is None or g.interval == interval)
-            and (balance_id is None or balance_id in (g.public_id, g.id))
-        ]
 
     def update(
         self,
@@ -263,74 +245,20 @@ class GrantCalls(LedgerCore):
         if new_reset is not None and new_reset <= now:
             raise InvalidRequest("next_reset_at must be in the future", code="invalid_request")
 
-        with self._notifying() as outbox, self._tx(write=True) as (session, catalogue):
-            feature = self._feature(catalogue, feature_id)
-            customer = self._customer(session, customer_id)
-            self._entity(session, customer_id, entity_id)
-            subject = self._subject(session, catalogue, customer, now, write=True, outbox=outbox)
-            targets = self._targets(
-                subject, feature, entity_id, interval=selector, balance_id=balance_id
-            )
-            if not targets:
-                raise BalanceNotFound(
-                    f"No balances to update for feature {feature_id}, customer {customer_id}"
-                    + (f", entity {entity_id}" if entity_id else "")
-                    + (f", interval {selector}" if selector else "")
-                    + (f", balance_id {balance_id}" if balance_id else "")
-                )
-            first = targets[0]
-            if target_remaining is not None or delta is not None:
-                if first.unlimited:
-                    value = (
-                        target_remaining
-                        if target_remaining is not None
-                        else first.balance + (delta or ZERO)
-                    )
-                    subject.apply({first.id: evolve(first, balance=value)})
-                else:
-                    amount = (
-                        -(delta or ZERO)
-                        if target_remaining is None
-                        else sum((g.balance for g in targets), ZERO) - target_remaining
-                    )
-                    subject.apply(apply_allowing(targets, amount))
-                targets = [subject.grants[g.id] for g in targets]
-            if target_usage is not None:
-                if targets[0].unlimited:
-                    subject.apply({targets[0].id: evolve(targets[0], balance=-target_usage)})
-                else:
-                    grant_total = sum((g.included_grant for g in targets), ZERO)
-                    amount = sum((g.balance for g in targets), ZERO) - (grant_total - target_usage)
-                    subject.apply(apply_allowing(targets, amount))
-                targets = [subject.grants[g.id] for g in targets]
-            if target_grant is not None:
-                head = targets[0]
-                adjustment = target_grant - sum((g.included for g in targets), ZERO)
-                subject.apply({head.id: evolve(head, adjustment=adjustment)})
-                targets = [subject.grants[g.id] for g in targets]
-            if new_reset is not None:
-                target = min(
-                    targets,
-                    key=lambda g: (g.next_reset_at is None, g.next_reset_at or 0),
-                )
-                if target.interval == ONE_OFF or target.unlimited:
-                    raise InvalidRequest(
-                        f"Cannot update next reset at for lifetime balance (feature {feature_id},"
-                        f" customer {customer_id})",
-                        code="invalid_request",
-                    )
-                if target.expires_at is not None and new_reset >= target.expires_at:
-                    raise InvalidRequest(
-                        "next_reset_at must occur before expires_at", code="invalid_request"
-                    )
-                subject.apply({target.id: resets.reanchor(target, new_reset)})
-                targets = [subject.grants[g.id] for g in targets]
-            if new_expiry is not None:
-                target = min(targets, key=lambda g: (g.expires_at is None, g.expires_at or 0))
-                subject.apply({target.id: evolve(target, expires_at=new_expiry)})
-            subject.settle([feature], entity_id, None, topups=False)
-            subject.save()
-            return subject.balance(feature, entity_id)
+        args = UpdateArgs(
+            customer_id,
+            feature_id,
+            entity_id,
+            target_remaining,
+            delta,
+            target_usage,
+            target_grant,
+            selector,
+            balance_id,
+            new_reset,
+            new_expiry,
+        )
+        return self._write((args.want(),), single(decide_update, args), now)
 
     def delete(
         self,
@@ -355,49 +283,5 @@ class GrantCalls(LedgerCore):
                 code="invalid_request",
                 field="feature_id",
             )
-        now = self._now()
-        with self._tx(write=True) as (session, catalogue):
-            features = (
-                [self._feature(catalogue, feature_id)]
-                if feature_id is not None
-                else catalogue.ordered
-            )
-            customer = self._customer(session, customer_id)
-            self._entity(session, customer_id, entity_id)
-            subject = self._subject(session, catalogue, customer, now, write=True)
-            targets: list[Grant] = []
-            for feature in features:
-                usable, extra = subject.rows((feature.id,), entity_id)
-                targets += [
-                    g
-                    for g in (*usable, *extra)
-                    if (selector is None or g.interval == selector)
-                    and (balance_id is None or balance_id in (g.public_id, g.id))
-                ]
-            if not targets:
-                raise BalanceNotFound(
-                    f"Balance not found for feature {feature_id} and customer {customer_id}"
-                )
-            if recalculate:
-                feature = features[0]
-                usage = sum((g.included_grant - g.balance for g in targets), ZERO)
-                target_ids = {g.id for g in targets}
-                usable, _ = subject.rows((feature.id,), entity_id)
-                survivors = [g for g in usable if g.id not in target_ids]
-                if usage > 0 and not survivors:
-                    carrier = evolve(
-                        targets[0],
-                        balance=-usage,
-                        adjustment=-targets[0].included,
-                        anchor=None,
-                        period=0,
-                        next_reset_at=None,
-                    )
-                    subject.remove(g.id for g in targets[1:])
-                    subject.apply({carrier.id: carrier})
-                else:
-                    subject.remove(target_ids)
-                    subject.apply(apply_allowing(survivors, usage))
-            else:
-                subject.remove(g.id for g in targets)
-            subject.save()
+        args = DeleteArgs(customer_id, feature_id, entity_id, balance_id, selector, recalculate)
+        self._write((args.want(),), single(decide_delete, args), self._now())

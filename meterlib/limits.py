@@ -1,6 +1,6 @@
 """The range every stored amount stays in: an operation whose result would reach 10^18 (a
 balance, a usage, an overage, a total a read adds up) is refused whole, before anything is
-written. Pure: `Subject.save` and the counters ask it just before they write.
+written. Pure: `Working.effects` and the counters ask it just before they are written.
 """
 
 from __future__ import annotations

@@ -48,10 +48,21 @@ class RecentChecks:
             return answer
         return None
 
-    def keep(self, key: CheckKey, answer: CheckResult, *, now: int, until: int | None) -> None:
-        """Keep `answer`, worked out at `now` and holding until `until`. Called inside the
-        transaction it was worked out in, so the revision read here is the one it saw."""
+    def keep(
+        self,
+        key: CheckKey,
+        answer: CheckResult,
+        *,
+        now: int,
+        until: int | None,
+        revision: Hashable | None = None,
+    ) -> None:
+        """Keep `answer`, worked out at `now` and holding until `until` from the state read
+        at `revision` (read with that state, under the store's lock; None: read it now,
+        which holds only inside the transaction the answer was worked out in)."""
         kept = self._kept
         if len(kept) >= LIMIT:
             kept.clear()
-        kept[key] = (self._revision(key[0]), now, until, answer)
+        if revision is None:
+            revision = self._revision(key[0])
+        kept[key] = (revision, now, until, answer)

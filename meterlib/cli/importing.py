@@ -34,7 +34,7 @@ from meterlib import validation
 from meterlib.cli.params import BAD_INPUT, CommandError, State, echo_json, loads, parse_time
 from meterlib.errors import DuplicateIdempotencyKey, MeterError, StoreError
 from meterlib.ledger import Ledger
-from meterlib.tracking import TRACK_KEYS
+from meterlib.operations.track import TRACK_KEYS
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar

@@ -1,18 +1,18 @@
-"""Enforcement's base: a subject's billing controls and counters, applied to deductions and checks.
+"""Enforcement's base: a working copy's billing controls and counters, applied to deductions
+and checks.
 
-`LimitEnforcement` loads the customer's and entities' controls and the window counters (only
-when a usage limit needs them), and applies overage_allowed, spend limits and usage limits to
-`deduct` and to check's verdict (`judge`), counting consumption in the usage windows. Auto
-top-ups (`enforcement_topups`) and the reactions after an operation (`enforcement`) build on
-it; see `enforcement` for the whole.
+`LimitEnforcement` reads the customer's and entities' controls and the window counters from the
+loaded state, and applies overage_allowed, spend limits and usage limits to `deduct` and to
+check's verdict (`judge`), counting consumption in the usage windows; the counters it changes
+are collected for the effects, never written. Auto top-ups (`controls.topups`) and the
+reactions after an operation (`controls.reactions`) build on it. No store, no clock.
 """
 
 from __future__ import annotations
 
-import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from meterlib.controls import (
     EMPTY,
@@ -26,54 +26,50 @@ from meterlib.controls import (
 from meterlib.effects import TopupRequest
 from meterlib.instants import to_datetime
 from meterlib.limits import check_amounts
-from meterlib.models import Counter, Customer, Entity, Feature, Lock
+from meterlib.models import Counter, Customer, Feature, Lock
 from meterlib.notifications import LIMIT_REACHED, USAGE_ALERT, Notification
 from meterlib.rules.deduction import OVERFLOW, REJECT, Change, Entry, Outcome, deduct
-from meterlib.stores.protocol import StoreSession
-
-if TYPE_CHECKING:
-    from meterlib.subject import Subject
-
-ApproveTopup = Callable[[TopupRequest], object]
+from meterlib.rules.view import View
+from meterlib.rules.working import Working
+from meterlib.state import CustomerState
 
 
 class LimitEnforcement:
-    """The billing controls and counters of one subject in one transaction, applied."""
+    """The billing controls and counters of one working copy in one decision, applied."""
 
     def __init__(
         self,
-        session: StoreSession,
+        state: CustomerState,
         customer: Customer,
         *,
         now: int,
         write: bool,
         notify: frozenset[str] = frozenset(),
-        outbox: list[Notification] | None = None,
-        approve_topup: ApproveTopup | None = None,
-        entity: Entity | None = None,
+        approvals: Mapping[TopupRequest, str | None] | None = None,
     ) -> None:
-        self.session = session
+        self.state = state
         self.customer = customer
         self.now = now
         self.write = write
-        self.outbox = outbox
-        self.notify = notify if outbox is not None else frozenset()
-        self.approve_topup = approve_topup
+        self.outbox: list[Notification] = []
+        self.notify = notify
+        # None: no approve_topup, every top-up is approved; else the shell's answers so far
+        self.approvals = approvals
         self.controls = Controls.from_stored(customer.billing_controls)
         self._entities: dict[str, Controls] = {}
-        if entity is not None:  # the entity the Ledger already loaded: no second lookup
-            self._entities[entity.id] = Controls.from_stored(entity.billing_controls)
         self._counters: dict[str, Counter] | None = None
-        self._before: Subject | None = None
+        self._changed: dict[str, Counter] = {}
+        self._before: View | None = None
         self._before_counters: dict[str, Counter] | None = None
 
     # ---- controls
 
     def entity_controls(self, entity_id: str) -> Controls:
-        """The entity's own controls (empty for an unknown entity)."""
+        """The entity's own controls (empty for an entity the state does not hold: the load
+        holds every entity an operation can name)."""
         found = self._entities.get(entity_id)
         if found is None:
-            entity = self.session.get_entity(self.customer.id, entity_id)
+            entity = self.state.entities.get(entity_id)
             found = EMPTY if entity is None else Controls.from_stored(entity.billing_controls)
             self._entities[entity_id] = found
         return found
@@ -95,9 +91,9 @@ class LimitEnforcement:
     # ---- counters
 
     def counters(self) -> dict[str, Counter]:
-        """The customer's counters by key, read once per transaction."""
+        """The customer's counters by key, as loaded and changed since."""
         if self._counters is None:
-            self._counters = {c.key: c for c in self.session.list_counters(self.customer.id)}
+            self._counters = dict(self.state.counters)
             if self._before is not None and self._before_counters is None:
                 self._before_counters = dict(self._counters)
         return self._counters
@@ -110,11 +106,21 @@ class LimitEnforcement:
             counters[counter.key] = counter
         if self.write:
             check_amounts((c.value for c in changed), "a usage count")
-            self.session.put_counters(changed)
+            for counter in changed:
+                self._changed.pop(counter.key, None)
+                self._changed[counter.key] = counter
+
+    def changed_counters(self) -> tuple[Counter, ...]:
+        """The counters to write, in the order last changed."""
+        return tuple(self._changed.values())
+
+    def notifications(self) -> tuple[Notification, ...]:
+        """The notifications set off, delivered after the commit."""
+        return tuple(self.outbox)
 
     def caps(
         self,
-        subject: Subject,
+        subject: View,
         feature: Feature,
         entity_id: str | None,
         properties: Mapping[str, Any] | None,
@@ -145,17 +151,15 @@ class LimitEnforcement:
 
     # ---- deduction
 
-    def bind(self, subject: Subject) -> None:
+    def bind(self, subject: Working) -> None:
         """Remember the subject as the operation found it, when a notification may need it."""
         if self.notify & {LIMIT_REACHED, USAGE_ALERT}:
-            before = copy.copy(subject)
-            before.grants = dict(subject.grants)
-            self._before = before
+            self._before = subject.snapshot()
             self._before_counters = None if self._counters is None else dict(self._counters)
 
     def deduct(
         self,
-        subject: Subject,
+        subject: Working,
         feature: Feature,
         amount: Decimal,
         entity_id: str | None,
@@ -198,7 +202,7 @@ class LimitEnforcement:
             self._put(counted)
         return outcome
 
-    def unwound(self, subject: Subject, lock: Lock, changes: Sequence[Change], at: int) -> None:
+    def unwound(self, subject: Working, lock: Lock, changes: Sequence[Change], at: int) -> None:
         """A lock gave units back at `at`: its windows get them back too (current window only)."""
         if not changes or not self.resolved(lock.entity_id).windowed:
             return
@@ -227,7 +231,7 @@ class LimitEnforcement:
 
     def judge(
         self,
-        subject: Subject,
+        subject: View,
         pool: Feature,
         entity_id: str | None,
         required: Decimal,
@@ -265,7 +269,7 @@ class LimitEnforcement:
     # ---- notifications
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
-        if self.outbox is not None and kind in self.notify:
+        if kind in self.notify:
             self.outbox.append(
                 Notification(type=kind, data=data, occurred_at=to_datetime(self.now))
             )

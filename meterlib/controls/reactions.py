@@ -1,47 +1,43 @@
-"""Billing controls at work inside one transaction on one customer.
+"""Billing controls at work inside one decision on one customer.
 
-The Ledger gives each `Subject` an `Enforcement`. It loads what the pure rules need (the
-customer's and entities' controls, the window and rate-limit counters), calls them, and
-keeps what changes: counters are written to the same transaction as the grants, top-up
-grants join the subject, and notifications go to the operation's outbox, which the Ledger
-delivers after the commit.
+A decision gives its working copy (`rules.working.Working`) an `Enforcement`
+(`operations.catch_up.open`). It reads what the pure rules need from the loaded state (the
+customer's and entities' controls, the window and rate-limit counters), calls them, and keeps
+what changes: changed counters join the decision's effects, top-up grants join the working
+copy, and notifications are returned with the decision, delivered after the commit.
 
 It costs nothing on the hot path: without controls on the customer (and on the entity
-asked about) `active()` is False and deductions and checks run exactly as before; counters
-are read only when a usage limit or an auto top-up needs them; before-snapshots for
+asked about) and with nobody listening, no Enforcement is built at all; before-snapshots for
 notifications are kept only while somebody subscribes to them.
 
-The class is built in layers, one concept per module: `enforcement_limits` loads the
-controls and counters and applies them to deductions and checks; `enforcement_topups` adds
-auto top-ups; this module adds the reactions after an operation (limits reached, usage
-alerts, top-ups) and is where `Enforcement` and `ApproveTopup` are imported from.
+The class is built in layers, one concept per module: `controls.enforce` applies the
+controls and counters to deductions and checks; `controls.topups` adds auto top-ups (asking
+the shell for approvals and grant numbers); this module adds the reactions after an
+operation (limits reached, usage alerts, top-ups).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from meterlib.controls import Controls, alerts, windows
-from meterlib.controls.enforce import ApproveTopup
 from meterlib.controls.topups import TopupEnforcement
 from meterlib.models import Feature
 from meterlib.notifications import LIMIT_REACHED, USAGE_ALERT
+from meterlib.rules.working import Working
 
-if TYPE_CHECKING:
-    from meterlib.subject import Subject
-
-__all__ = ["ApproveTopup", "Enforcement"]
+__all__ = ["Enforcement"]
 
 
 class Enforcement(TopupEnforcement):
-    """The billing controls, counters and notifications of one subject in one transaction."""
+    """The billing controls, counters and notifications of one working copy in one decision."""
 
     # ---- after an operation
 
     def settle(
         self,
-        subject: Subject,
+        subject: Working,
         features: Iterable[Feature],
         entity_id: str | None,
         properties: Mapping[str, Any] | None,
@@ -64,7 +60,7 @@ class Enforcement(TopupEnforcement):
                         seen.add(pool.id)
                         self.topup(subject, pool)
 
-    def _affected(self, subject: Subject, requested: Sequence[Feature]) -> list[Feature]:
+    def _affected(self, subject: Working, requested: Sequence[Feature]) -> list[Feature]:
         """Features whose grants the operation changed; the requested ones if none."""
         before = self._before
         assert before is not None
@@ -75,7 +71,7 @@ class Enforcement(TopupEnforcement):
 
     def _limit_reached(
         self,
-        subject: Subject,
+        subject: Working,
         feature: Feature,
         entity_id: str | None,
         properties: Mapping[str, Any] | None,
@@ -112,7 +108,7 @@ class Enforcement(TopupEnforcement):
                     break
         self._emit(LIMIT_REACHED, data)
 
-    def _alerts(self, subject: Subject, feature: Feature, entity_id: str | None) -> None:
+    def _alerts(self, subject: Working, feature: Feature, entity_id: str | None) -> None:
         if USAGE_ALERT not in self.notify:
             return
         before = self._before

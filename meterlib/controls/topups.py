@@ -2,33 +2,29 @@
 
 `TopupEnforcement` adds to `LimitEnforcement` the top-up of a feature that fell to its
 threshold (after paying down overage, as Autumn does), the application's approval through
-`Ledger(approve_topup=...)`, and `configured()` after `auto_topups` are written. The rate
+`Ledger(approve_topup=...)` (asked through the shell: `Asked`), and `configured()` after
+`auto_topups` are written. The rate
 limits and counters are `alerts`' pure rules; see `controls` for where meterlib differs.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from meterlib.controls import AutoTopup, Controls, alerts
 from meterlib.controls.enforce import LimitEnforcement
-from meterlib.effects import TopupRequest
+from meterlib.effects import Asks, TopupRequest
 from meterlib.models import ONE_OFF, Counter, Feature, Grant
 from meterlib.notifications import AUTO_TOPUP
-
-if TYPE_CHECKING:
-    from meterlib.subject import Subject
-
-logger = logging.getLogger("meterlib.notifications")
+from meterlib.rules.context import Asked
+from meterlib.rules.working import Working
 
 
 class TopupEnforcement(LimitEnforcement):
-    """Auto top-ups of one customer in one transaction."""
+    """Auto top-ups of one customer in one decision."""
 
-    def topup(self, subject: Subject, feature: Feature) -> None:
+    def topup(self, subject: Working, feature: Feature) -> None:
         """Top the customer's balance of `feature` up if it fell to its threshold."""
         config = self.resolved(None).auto_topup(feature.id)
         if config is None:
@@ -70,7 +66,7 @@ class TopupEnforcement(LimitEnforcement):
             return
         paid, left = alerts.paydown(usable, config.quantity)
         subject.apply(paid)
-        seq = self.session.next_seq("grant")
+        seq = subject.take_seq("grant")
         subject.add(
             Grant(
                 id=f"grant_{seq}",
@@ -99,20 +95,14 @@ class TopupEnforcement(LimitEnforcement):
         )
 
     def _approve(self, request: TopupRequest) -> str | None:
-        """None when the application approves (or has no say), else Autumn's failure reason."""
-        if self.approve_topup is None:
+        """None when the application approves (or has no say), else Autumn's failure reason
+        (the shell asks `approve_topup` once per request; see `operation`)."""
+        approvals = self.approvals
+        if approvals is None:
             return None
-        try:
-            approved = self.approve_topup(request)
-        except Exception:
-            logger.exception(
-                "meterlib: approve_topup raised for customer %s, feature %s; the top-up is "
-                "treated as declined",
-                request.customer_id,
-                request.feature_id,
-            )
-            return "execution_error"
-        return None if approved else "charge_failed"
+        if request not in approvals:
+            raise Asked(Asks(approvals=(request,)))
+        return approvals[request]
 
     def _topup_failed(
         self, feature_id: str, reason: str, config: AutoTopup, balance: Decimal
@@ -134,7 +124,7 @@ class TopupEnforcement(LimitEnforcement):
 
     def configured(
         self,
-        subject: Subject,
+        subject: Working,
         old: Controls,
         purchase_counts: Mapping[str, int],
         written: bool,

@@ -9,11 +9,13 @@ are serialised against each other, across threads and, for file or server stores
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from meterlib.effects import Effects
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.state import Catalogue, CustomerState, Want
 
 
 class StoreSession(Protocol):
@@ -102,21 +104,54 @@ class StoreSession(Protocol):
     def put_counters(self, counters: Iterable[Counter]) -> None:
         """Insert or replace each counter by (customer_id, key)."""
 
+    # the state seam: what every operation goes through (`session_adapter` builds these
+    # from the methods above; a store may answer them natively)
+    def catalogue(self) -> Catalogue:
+        """The features this transaction sees, as one shared Catalogue."""
+
+    def load(self, want: Want) -> CustomerState:
+        """The customer's working state: in a write session, writers on the customer are
+        serialised first, and `want.seqs` are reserved. Entities: the wanted ones and those
+        of the customer's open locks (an expired lock is released under its entity's
+        controls). Counters are loaded when billing controls bear on the customer or one of
+        those entities (nothing else reads them)."""
+
+    def apply(self, effects: Effects) -> None:
+        """Write `effects`; may be deferred to the commit, but a later `load` in the same
+        session sees them."""
+
+    def reserve(self, kind: str, count: int) -> tuple[int, ...]:
+        """`count` more numbers of `kind` (`next_seq`), ascending."""
+
+    def lock_owner(self, lock_id: str) -> str | None:
+        """The customer holding the open lock `lock_id`, or None."""
+
 
 class Store(Protocol):
-    """Where a Ledger keeps its state.
-
-    A store may also offer `revision(customer_id) -> Hashable`: a value that changes whenever
-    anything a check of that customer reads may have changed (its record, entities, grants,
-    locks, counters, or the features), a rollback included, readable without a transaction.
-    A Ledger over such a store answers a plain check again from the last identical one while
-    the revision and time allow (`meterlib.recent_checks`). MemoryStore offers it; a store
-    shared with other processes could not read it without a transaction, so SQLite and
-    PostgreSQL do not.
-    """
+    """Where a Ledger keeps its state (a store may also be `Recalls`)."""
 
     def transaction(self, *, write: bool = True) -> AbstractContextManager[StoreSession]:
         """A unit of work; `write=False` promises not to write and may run concurrently."""
 
+    def read(self, want: Want) -> CustomerState:
+        """One consistent read of the state `want` names (no seqs reserved, nothing locked
+        beyond the read itself): what `load` returns in a read transaction."""
+
     def close(self) -> None:
         """Release the store's resources; the store is unusable afterwards."""
+
+
+@runtime_checkable
+class Recalls(Protocol):
+    """Optional capability: a store that can say cheaply whether a customer changed.
+
+    `revision(customer_id)` changes whenever anything a check of that customer reads may have
+    changed (its record, entities, grants, locks, counters, or the features), a rollback
+    included, readable without a transaction. A Ledger over such a store answers a plain check
+    again from the last identical one while the revision and time allow
+    (`meterlib.recent_checks`). MemoryStore offers it; a store shared with other processes
+    could not read it without a transaction, so SQLite and PostgreSQL do not.
+    """
+
+    def revision(self, customer_id: str) -> Hashable:
+        """The customer's revision now (inside a transaction: that of what it sees)."""

@@ -21,6 +21,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule, run_state_machine_a
 
 from meterlib import CheckResult, Ledger, ManualClock, MemoryStore, MeterError
 from meterlib.recent_checks import LIMIT
+from meterlib.state import CustomerState, Want
 from meterlib.stores import SQLiteStore, StoreSession
 
 START = datetime(2025, 1, 31, 12, tzinfo=UTC)  # the `clock` fixture's
@@ -146,7 +147,7 @@ class TestAfterTime:
 
 
 class Counting:
-    """A MemoryStore that counts the transactions opened on it."""
+    """A MemoryStore that counts the transactions opened on it (a read is one)."""
 
     def __init__(self) -> None:
         self.inner = MemoryStore()
@@ -156,6 +157,10 @@ class Counting:
     def transaction(self, *, write: bool = True) -> AbstractContextManager[StoreSession]:
         self.opened += 1
         return self.inner.transaction(write=write)
+
+    def read(self, want: Want) -> CustomerState:
+        self.opened += 1
+        return self.inner.read(want)
 
     def close(self) -> None:
         self.inner.close()

@@ -24,6 +24,7 @@ from meterlib.models import Lock
 from meterlib.state import Catalogue, CustomerState, Want
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
+from meterlib.stores.session_adapter import controlled, entities_wanted
 
 # the columns whose text a row converter takes (numeric, json, jsonb); the rest go as JSON
 _AS_TEXT = frozenset(
@@ -58,15 +59,17 @@ class Loader:
         caller holds (None: send it in any case, as this transaction added features the
         committed count does not name)."""
         kinds = tuple(kind for kind, _ in want.seqs)
-        shape = (bool(want.entity_ids), bool(want.keys), bool(want.lock_ids), kinds)
+        shape = (bool(want.keys), bool(want.lock_ids), kinds)
         sql = self._statements.get(shape)
         if sql is None:
             sql = self._build(*shape)
             with self._lock:
                 self._statements[shape] = sql
-        params: dict[str, Any] = {"c": want.customer_id, "n": -1 if known is None else known[0]}
-        if want.entity_ids:
-            params["e"] = list(want.entity_ids)
+        params: dict[str, Any] = {
+            "c": want.customer_id,
+            "n": -1 if known is None else known[0],
+            "e": list(want.entity_ids),
+        }
         if want.keys:
             params["k"] = list(want.keys)
         if want.lock_ids:
@@ -75,7 +78,7 @@ class Loader:
             params[f"s{i}"] = count
         return sql, params
 
-    def _build(self, entities: bool, keys: bool, lock_ids: bool, kinds: tuple[str, ...]) -> str:
+    def _build(self, keys: bool, lock_ids: bool, kinds: tuple[str, ...]) -> str:
         s = self._s
         grant = _row("g", (*rows.GRANT_COLUMNS, "spellings"))
         lock = _row("l", (*rows.LOCK_COLUMNS, "spellings"))
@@ -83,10 +86,11 @@ class Loader:
         feature = _row("f", rows.FEATURE_COLUMNS)
         parts = [
             f"(SELECT {_row('c', rows.CUSTOMER_COLUMNS)} FROM {s}.customers c WHERE c.id = %(c)s)",
+            # the wanted entities and those of the customer's open locks (session_adapter's
+            # entities_wanted: an expired lock gives back under its entity's controls)
             f"(SELECT json_agg({_row('e', rows.ENTITY_COLUMNS)} ORDER BY e.id) "
-            f"FROM {s}.entities e WHERE e.customer_id = %(c)s AND e.id = ANY(%(e)s))"
-            if entities
-            else _NONE,
+            f"FROM {s}.entities e WHERE e.customer_id = %(c)s AND (e.id = ANY(%(e)s) "
+            f"OR e.id IN (SELECT h.entity_id FROM {s}.locks h WHERE h.customer_id = %(c)s)))",
             f"(SELECT json_agg({grant} ORDER BY g.seq, g.id) FROM {s}.grants g "
             "WHERE g.customer_id = %(c)s)",
             f"(SELECT json_agg({lock} ORDER BY l.created_at, l.lock_id) FROM {s}.locks l "
@@ -118,17 +122,23 @@ class Loader:
         found = {} if entities is None else {e[1]: e for e in loads(entities)}
         lock_rows = {} if named is None else {r[0]: r for r in loads(named)}
         claimed = {} if claims is None else dict(loads(claims))
+        owner = None if customer is None else rows.customer_from_row(loads(customer))
+        held = () if locks is None else tuple(pg.lock_from_row(r) for r in loads(locks))
+        wanted = {
+            eid: rows.entity_from_row(found[eid])
+            for eid in entities_wanted(want, held)
+            if eid in found
+        }
         return CustomerState(
             want.customer_id,
-            None if customer is None else rows.customer_from_row(loads(customer)),
-            {
-                eid: rows.entity_from_row(found[eid])
-                for eid in dict.fromkeys(want.entity_ids)
-                if eid in found
-            },
+            owner,
+            wanted,
             () if grants is None else tuple(pg.grant_from_row(r) for r in loads(grants)),
-            () if locks is None else tuple(pg.lock_from_row(r) for r in loads(locks)),
-            {} if counters is None else {r[1]: pg.counter_from_row(r) for r in loads(counters)},
+            held,
+            # counters only where billing controls may read them, as every store loads them
+            {r[1]: pg.counter_from_row(r) for r in loads(counters)}
+            if counters is not None and owner is not None and controlled(owner, wanted)
+            else {},
             {lid: _lock_or_none(lock_rows.get(lid)) for lid in want.lock_ids},
             {key: claimed.get(key) for key in want.keys},
             {

@@ -23,6 +23,7 @@ from meterlib.stores.postgres import rows as pg
 from meterlib.stores.postgres.load import Loader
 from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Owner, Slot, Step, exchange
 from meterlib.stores.postgres.writes import owners, write_steps
+from meterlib.stores.session_adapter import StateSession
 
 
 class _Owner(Owner, Protocol):
@@ -31,7 +32,7 @@ class _Owner(Owner, Protocol):
     _loader: Loader
 
 
-class PostgresSession:
+class PostgresSession(StateSession):
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_locked", "_slot", "_sql", "_store", "_write")

@@ -13,6 +13,7 @@ from typing import Any
 
 from meterlib.models import Customer, Feature, Grant
 from meterlib.stores import grant_rows
+from meterlib.stores.session_adapter import CatalogueMemo
 
 
 class FeatureCache:
@@ -22,10 +23,11 @@ class FeatureCache:
     rollback must empty it (`clear`) before it runs: it may undo rows the cache holds.
     """
 
-    __slots__ = ("features",)
+    __slots__ = ("catalogue", "features")
 
     def __init__(self) -> None:
         self.features: tuple[Feature, ...] = ()
+        self.catalogue = CatalogueMemo()  # the Catalogue of the features last listed
 
     def clear(self) -> None:
         """Forget the features read."""

@@ -19,6 +19,7 @@ import weakref
 from types import TracebackType
 
 from meterlib.errors import StoreError
+from meterlib.stores.session_adapter import StateReads
 from meterlib.stores.sqlite.caches import FeatureCache, GrantCache, Known
 from meterlib.stores.sqlite.schema import MIN_SQLITE, open_schema
 from meterlib.stores.sqlite.tx import SQLiteSession
@@ -200,7 +201,7 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class SQLiteStore:
+class SQLiteStore(StateReads):
     """The ledger in a SQLite file (or ":memory:"), created with its schema on first use.
 
     Threads and processes may share the file: each write transaction holds SQLite's write

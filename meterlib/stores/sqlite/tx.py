@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.stores import grant_rows, rows
+from meterlib.stores.session_adapter import CatalogueMemo, StateSession
 from meterlib.stores.sqlite.caches import FeatureCache, GrantCache, Known
 
 _SELECT_FEATURE = rows.select_sql("features", rows.FEATURE_COLUMNS)
@@ -117,7 +118,7 @@ class _Ended:
 _ENDED = _Ended()
 
 
-class SQLiteSession:
+class SQLiteSession(StateSession):
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_conn", "_features", "_grants", "_known", "_write")
@@ -142,6 +143,9 @@ class SQLiteSession:
     def end(self) -> None:
         """Refuse every later call: outside its transaction a session would bypass the locks."""
         self._conn = _ENDED
+
+    def _catalogue_memo(self) -> CatalogueMemo:
+        return self._features.catalogue
 
     def _writable(self) -> sqlite3.Connection | _Ended:
         if not self._write:

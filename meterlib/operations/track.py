@@ -1,4 +1,4 @@
-"""Track: its arguments, its deductions over the subject, and the result it reports."""
+"""Track and batch_track: their arguments, what they load, their decisions, their results."""
 
 from __future__ import annotations
 
@@ -8,13 +8,26 @@ from functools import partial
 from typing import Any, NamedTuple
 
 from meterlib import validation
-from meterlib.errors import InvalidRequest
+from meterlib.effects import Decision, Effects
+from meterlib.errors import FeatureNotFound, InvalidRequest
 from meterlib.instants import optional_ms, to_datetime
 from meterlib.models import DeductionRecord, Feature
+from meterlib.notifications import Notification
+from meterlib.operations.catch_up import (
+    customer_of,
+    entity_of,
+    feature_of,
+    open_working,
+    rebind,
+)
+from meterlib.operations.idempotency import claim
 from meterlib.quantity import ZERO, to_quantity
 from meterlib.results import Balance, Deduction, Reset, TrackDetails, TrackResult
+from meterlib.rules.context import Context
 from meterlib.rules.deduction import Change
-from meterlib.subject import Subject, View
+from meterlib.rules.view import View
+from meterlib.rules.working import Working, free_seqs
+from meterlib.state import Catalogue, CustomerState, Want
 
 TRACK_KEYS = frozenset(
     {
@@ -116,12 +129,8 @@ def picked_pool(
     return relevant[1] if len(relevant) > 1 else feature
 
 
-def apply_track(
-    subject: Subject, tracked: Sequence[Feature], args: TrackArgs, *, save: bool = True
-) -> TrackResult:
-    """Deduct `args.value` of every tracked feature, record one event, and report.
-
-    `save=False` leaves the changed grants to the caller (a batch saves once at its end)."""
+def apply_track(subject: Working, tracked: Sequence[Feature], args: TrackArgs) -> TrackResult:
+    """Deduct `args.value` of every tracked feature, record one event, and report."""
     entity_id = args.entity_id
     changes: list[Change] = []
     deducted: list[tuple[Feature, Sequence[Change]]] = []
@@ -144,8 +153,6 @@ def apply_track(
         deductions=records,
     )
     subject.settle(tracked, entity_id, args.properties)
-    if save:
-        subject.save()
     return TrackResult(
         customer_id=subject.customer.id,
         entity_id=entity_id,
@@ -153,6 +160,97 @@ def apply_track(
         value=args.value,
         details=partial(track_details, subject.snapshot(), deducted, entity_id, records),
     )
+
+
+def want_of(args: TrackArgs, *, events: int = 1) -> Want:
+    """What a track loads: its customer and entity, its key, and `events` event numbers."""
+    key = args.idempotency_key
+    return Want(
+        args.customer_id,
+        () if args.entity_id is None else (args.entity_id,),
+        () if key is None else (f"track:{key}",),
+        (),
+        (("event", events),) if events else (),
+    )
+
+
+def tracked_features(catalogue: Catalogue, args: TrackArgs) -> list[Feature]:
+    """The features a track deducts: its feature, or every feature its event name triggers."""
+    if args.feature_id is not None:
+        return [feature_of(catalogue, args.feature_id)]
+    name = args.event_name
+    tracked = [f for f in catalogue.ordered if name in f.event_names]
+    if not tracked:
+        raise FeatureNotFound(str(name), message=f"No features found for event name: {name}")
+    return tracked
+
+
+def decide_track(state: CustomerState, ctx: Context, args: TrackArgs) -> Decision[TrackResult]:
+    """One track: claim its key, deduct, record its event, react (limits, alerts, top-ups)."""
+    customer_of(state)
+    entity_of(state, args.entity_id)
+    tracked = tracked_features(state.catalogue, args)
+    claims: tuple[tuple[str, int], ...] = ()
+    if args.idempotency_key is not None:
+        claims = (claim(state.claims, f"track:{args.idempotency_key}", ctx.now),)
+    working = open_working(state, ctx, write=True, notify=True)
+    result = apply_track(working, tracked, args)
+    return Decision(result, working.effects(claims), working.notifications())
+
+
+def wants_of_batch(items: Sequence[TrackArgs]) -> list[Want]:
+    """One Want per customer, in customer id order (so that two writers never wait on each
+    other in opposite orders); the first reserves the event number of every item."""
+    by_customer: dict[str, list[TrackArgs]] = {}
+    for args in items:
+        by_customer.setdefault(args.customer_id, []).append(args)
+    wants = []
+    for n, customer_id in enumerate(sorted(by_customer)):
+        mine = by_customer[customer_id]
+        entities = {a.entity_id: None for a in mine if a.entity_id is not None}
+        keys = {f"track:{a.idempotency_key}": None for a in mine if a.idempotency_key is not None}
+        seqs = (("event", len(items)),) if n == 0 else ()
+        wants.append(Want(customer_id, tuple(entities), tuple(keys), (), seqs))
+    return wants
+
+
+def decide_batch(
+    states: Sequence[CustomerState], ctx: Context, items: Sequence[TrackArgs]
+) -> Decision[list[TrackResult]]:
+    """Tracks in list order, all or nothing; result i is the state after item i. Each
+    customer's working copy is opened at its first item and carried from item to item."""
+    by_id = {s.customer_id: s for s in states}
+    free: dict[str, list[int]] = {}
+    for state in states:
+        for kind, seqs in free_seqs(state, ctx).items():
+            free[kind] = sorted((*free.get(kind, ()), *seqs))
+    claims: dict[str, int | None] = {}
+    for state in states:
+        claims.update(state.claims)
+    made: list[tuple[str, int]] = []
+    outbox: list[Notification] = []
+    workings: dict[str, Working] = {}
+    results = []
+    for args in items:
+        state = by_id[args.customer_id]
+        customer_of(state)
+        entity_of(state, args.entity_id)
+        tracked = tracked_features(state.catalogue, args)
+        if args.idempotency_key is not None:
+            key, until = claim(claims, f"track:{args.idempotency_key}", ctx.now)
+            claims[key] = until
+            made.append((key, until))
+        working = workings.get(args.customer_id)
+        if working is None:
+            working = open_working(state, ctx, write=True, notify=True, free=free, outbox=outbox)
+            workings[args.customer_id] = working
+        else:
+            rebind(working)  # notifications compare with the previous item
+        results.append(apply_track(working, tracked, args))
+    effects = Effects(claims=tuple(made))
+    for working in workings.values():
+        effects = effects | working.effects()
+    return Decision(results, effects, tuple(outbox))
 
 
 def track_details(
