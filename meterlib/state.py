@@ -66,6 +66,23 @@ class Catalogue:
         return Catalogue([*self.features, *added]) if added else self
 
 
+def entities_wanted(want: Want, locks: tuple[Lock, ...]) -> tuple[str, ...]:
+    """The wanted entities, and those of the open locks: a lock released on expiry gives its
+    units back under its entity's billing controls (locks are rare, so this usually adds none)."""
+    if not locks:
+        return want.entity_ids
+    held = (lk.entity_id for lk in locks if lk.entity_id is not None)
+    return tuple(dict.fromkeys((*want.entity_ids, *held)))
+
+
+def controlled(customer: Customer, entities: Mapping[str, Entity]) -> bool:
+    """Whether billing controls may read counters: the customer's, or a wanted entity's.
+    Counters are read by nothing else, so a store need not load them otherwise."""
+    if customer.billing_controls:
+        return True
+    return any(e.billing_controls for e in entities.values())
+
+
 class Want(NamedTuple):
     """What one operation needs loaded (built by the validated arguments, before any I/O)."""
 
@@ -102,8 +119,7 @@ class CustomerState(NamedTuple):
             customer = effects.customer
         entities = dict(self.entities)
         for entity in effects.entities:
-            # an operation writes only entities its Want named, so a load would return them
-            if entity.customer_id == self.customer_id:
+            if entity.customer_id == self.customer_id and entity.id in entities:
                 entities[entity.id] = entity
         grants = {g.id: g for g in self.grants}
         for grant in effects.grants:
@@ -126,6 +142,8 @@ class CustomerState(NamedTuple):
         for counter in effects.counters:
             if counter.customer_id == self.customer_id:
                 counters[counter.key] = counter
+        if customer is None or not controlled(customer, entities):
+            counters = {}  # a load reads them only where billing controls may
         claims = dict(self.claims)
         for key, until in effects.claims:
             if key in claims:

@@ -16,7 +16,9 @@ from typing import Protocol
 
 from meterlib.effects import Effects
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
-from meterlib.state import EMPTY, Catalogue, CustomerState, Want
+from meterlib.state import EMPTY, Catalogue, CustomerState, Want, controlled, entities_wanted
+
+__all__ = ["CatalogueMemo", "StateReads", "StateSession", "controlled", "entities_wanted"]
 
 
 class CatalogueMemo:
@@ -161,23 +163,6 @@ class StateSession:
             self.put_counters(effects.counters)
         for key, until in effects.claims:
             self.put_idempotency_key(key, until)
-
-
-def entities_wanted(want: Want, locks: tuple[Lock, ...]) -> tuple[str, ...]:
-    """The wanted entities, and those of the open locks: a lock released on expiry gives its
-    units back under its entity's billing controls (locks are rare, so this usually adds none)."""
-    if not locks:
-        return want.entity_ids
-    held = (lk.entity_id for lk in locks if lk.entity_id is not None)
-    return tuple(dict.fromkeys((*want.entity_ids, *held)))
-
-
-def controlled(customer: Customer, entities: Mapping[str, Entity]) -> bool:
-    """Whether billing controls may read counters: the customer's, or a wanted entity's.
-    Counters are read by nothing else, so a store need not load them otherwise."""
-    if customer.billing_controls:
-        return True
-    return any(e.billing_controls for e in entities.values())
 
 
 class _Loads(Protocol):

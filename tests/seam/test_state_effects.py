@@ -15,7 +15,7 @@ T = 1_767_225_600_000
 def state(**kw: object) -> CustomerState:
     parts: dict[str, object] = {
         "customer_id": "cus_1",
-        "customer": customer(),
+        "customer": customer(billing_controls={"spend_limits": []}),  # counters loaded
         "entities": {"seat_1": entity()},
         "grants": (grant("g1", 1), grant("g2", 2)),
         "locks": (lock("lk_1", created_at=T),),
@@ -50,20 +50,20 @@ def test_after_locks_counters_entities_and_features() -> None:
     newer = lock("lk_2", created_at=T + 1)
     counter = Counter(customer_id="cus_1", key="0", value=Decimal(2))
     renamed = entity(name="Seat one")
-    created = entity("seat_9")  # created by the call that named it: the next load returns it
+    unwanted = entity("seat_9")  # not loaded by this Want: a load would not return it
     after = state().after(
         Effects(
             locks=(newer,),
             deleted_locks=("lk_1",),
             counters=(counter,),
-            entities=(renamed, created, entity("seat_2", "cus_2")),
+            entities=(renamed, unwanted),
             features=(feature("credits"),),
         )
     )
     assert after.locks == (newer,)
     assert after.named_locks == {"lk_1": None, "lk_x": None}
     assert list(after.counters) == ["0", "a"]
-    assert after.entities == {"seat_1": renamed, "seat_9": created}
+    assert after.entities == {"seat_1": renamed}
     assert [f.id for f in after.catalogue.ordered] == ["api_calls", "credits"]
 
 

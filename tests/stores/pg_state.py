@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from meterlib.models import Counter, LockItem, RolloverLot, RolloverRule
-from meterlib.state import Catalogue, CustomerState, Want
+from meterlib.state import Catalogue, CustomerState, Want, controlled, entities_wanted
 from meterlib.stores.postgres.store import PostgresStore
 from meterlib.stores.protocol import StoreSession
 from meterlib.testing import AMOUNTS, T0, customer, entity, feature, grant, lock
@@ -100,14 +100,18 @@ WANTS = (
 def assembled(tx: StoreSession, want: Want) -> CustomerState:
     """What a load must return, from today's session reads (seqs and catalogue aside)."""
     c = want.customer_id
-    entities = {e: tx.get_entity(c, e) for e in want.entity_ids}
+    owner = tx.get_customer(c)
+    locks = tuple(tx.list_locks(c))
+    found = {e: tx.get_entity(c, e) for e in entities_wanted(want, locks)}
+    entities = {k: v for k, v in found.items() if v is not None}
+    loaded = owner is not None and controlled(owner, entities)  # the load rule of state.py
     return CustomerState(
         c,
-        tx.get_customer(c),
-        {k: v for k, v in entities.items() if v is not None},
+        owner,
+        entities,
         tuple(tx.list_grants(c)),
-        tuple(tx.list_locks(c)),
-        {k.key: k for k in tx.list_counters(c)},
+        locks,
+        {k.key: k for k in tx.list_counters(c)} if loaded else {},
         {lid: tx.get_lock(lid) for lid in want.lock_ids},
         {key: tx.get_idempotency_key(key) for key in want.keys},
         {},
