@@ -3,28 +3,15 @@
 from __future__ import annotations
 
 from meterlib import validation
-from meterlib.errors import (
-    AlreadyExists,
-    InvalidRequest,
-)
-from meterlib.instants import optional_ms, to_datetime
+from meterlib.errors import InvalidRequest
+from meterlib.instants import optional_ms
 from meterlib.ledger_core import LedgerCore, _one_of
-from meterlib.models import (
-    ONE_OFF,
-    Customer,
-    Entity,
-    Feature,
-    Grant,
-)
+from meterlib.models import ONE_OFF
 from meterlib.operation import single
+from meterlib.operations.creation import CreateArgs, decide_create, refused
 from meterlib.operations.deletion import DeleteArgs, decide_delete
 from meterlib.operations.updates import UpdateArgs, decide_update
-from meterlib.quantity import ZERO
-from meterlib.results import (
-    Balance,
-)
-from meterlib.rules import resets
-from meterlib.state import Catalogue
+from meterlib.results import Balance
 
 
 class GrantCalls(LedgerCore):
@@ -75,13 +62,10 @@ class GrantCalls(LedgerCore):
         interval, count = schedule if schedule is not None else (ONE_OFF, 1)
         now = self._now()
 
-        def refuse(message: str) -> InvalidRequest:
-            return InvalidRequest(message, code="invalid_request")
-
         if unlimited and schedule is not None and interval != ONE_OFF:
-            raise refuse("unlimited grants do not reset: pass either unlimited=True or reset=")
+            raise refused("unlimited grants do not reset: pass either unlimited=True or reset=")
         if rule is not None and schedule is None:
-            raise refuse("Rollover cannot be provided for one-time balances: pass reset= too")
+            raise refused("Rollover cannot be provided for one-time balances: pass reset= too")
         if (
             rule is not None
             and interval in ("minute", "hour")
@@ -89,109 +73,45 @@ class GrantCalls(LedgerCore):
             and rule.max_percentage is None
         ):
             # one lot per boundary would pile up tens of thousands of live rollovers a month
-            raise refuse(
+            raise refused(
                 f"rollover on a {interval} reset needs a cap: pass rollover max or max_percentage"
             )
         if first_reset is not None:
             if interval == ONE_OFF:
-                raise refuse("next_reset_at requires a reset interval to be provided")
+                raise refused("next_reset_at requires a reset interval to be provided")
             if first_reset <= now:
-                raise refuse("next_reset_at must be in the future")
+                raise refused("next_reset_at must be in the future")
             if expiry is not None and first_reset >= expiry:
-                raise refuse("next_reset_at must occur before expires_at")
+                raise refused("next_reset_at must occur before expires_at")
         if expiry is not None and expiry <= now:
-            raise refuse("expires_at must be in the future")
+            raise refused("expires_at must be in the future")
         if cap is not None and not overage_allowed:
-            raise refuse("max_purchase caps overage: pass overage_allowed=True with it")
+            raise refused("max_purchase caps overage: pass overage_allowed=True with it")
         if rule is not None and expiry is not None and interval != ONE_OFF:
             from meterlib.intervals import add  # noqa: PLC0415
 
             first = add(now, interval, count)
             if first > expiry:
-                raise refuse("expires_at occurs before the next rollover event")
+                raise refused("expires_at occurs before the next rollover event")
 
-        with self._tx(write=True) as session:
-            catalogue = session.catalogue()
-            feature = catalogue.by_id.get(feature_id)
-            if feature is None:
-                feature = Feature(id=feature_id, seq=session.next_seq("feature"))
-                session.add_feature(feature)
-                catalogue = Catalogue([*catalogue.ordered, feature])
-            customer = session.get_customer(customer_id)
-            if customer is None:
-                customer = Customer(id=customer_id, created_at=to_datetime(now))
-                session.put_customer(customer)
-            if entity_id is not None:
-                entity = session.get_entity(customer_id, entity_id)
-                if entity is None:
-                    entity = Entity(
-                        id=entity_id, customer_id=customer_id, created_at=to_datetime(now)
-                    )
-                    session.put_entity(entity)
-                if entity.feature_id == feature_id:
-                    raise refuse("Cannot give an entity a balance of its own feature type")
-            if feature.type == "boolean":
-                if amount is not None or unlimited or schedule is not None or rule is not None:
-                    raise InvalidRequest(
-                        f"feature {feature_id} is boolean: it takes no included, unlimited, "
-                        "reset or rollover",
-                        field="included",
-                    )
-            elif feature.type == "metered":
-                if (amount is None) == (not unlimited):
-                    raise InvalidRequest(
-                        f"included: a metered grant needs exactly one of included= or "
-                        f"unlimited=True (feature {feature_id})",
-                        field="included",
-                    )
-                if not feature.consumable:
-                    if rule is not None:
-                        raise refuse("Rollover is not supported for continuous use features")
-                    interval, count, first_reset = ONE_OFF, 1, None
-            subject = self._working(session, customer_id, entity_id, now)
-            if balance_id is not None and any(
-                balance_id in (g.balance_id, g.id) for g in subject.loaded.values()
-            ):
-                raise AlreadyExists(
-                    f"balance_id '{balance_id}' is already in use for this customer"
-                )
-            if feature.type == "boolean" and subject.flag(feature, entity_id) is not None:
-                raise AlreadyExists(
-                    f"A boolean entitlement {feature_id} already exists for customer {customer_id}"
-                )
-            anchor, period, next_at = (
-                resets.new_schedule(interval, count, created_at=now, first_reset_at=first_reset)
-                if not unlimited
-                else (None, 0, None)
-            )
-            seq = session.next_seq("grant")
-            grant = Grant(
-                id=f"grant_{seq}",
-                seq=seq,
-                customer_id=customer_id,
-                feature_id=feature_id,
-                entity_id=entity_id,
-                balance_id=balance_id,
-                plan_id=plan_id,
-                included=amount or ZERO,
-                unlimited=unlimited,
-                interval=interval,
-                interval_count=count,
-                anchor=anchor,
-                period=period,
-                next_reset_at=next_at,
-                rollover=rule,
-                balance=ZERO if unlimited else (amount or ZERO),
-                expires_at=expiry,
-                created_at=now,
-                overage_allowed=overage_allowed,
-                max_purchase=cap,
-            )
-            subject.add(grant)
-            session.apply(subject.effects())
-            if feature.type == "boolean":
-                return None
-            return subject.balance(feature, entity_id)
+        args = CreateArgs(
+            customer_id,
+            feature_id,
+            entity_id,
+            amount,
+            unlimited,
+            interval,
+            count,
+            schedule is not None,
+            rule,
+            expiry,
+            first_reset,
+            balance_id,
+            overage_allowed,
+            cap,
+            plan_id,
+        )
+        return self._write((args.want(),), single(decide_create, args), now)
 
     def update(
         self,
