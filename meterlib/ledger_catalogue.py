@@ -7,22 +7,26 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from attrs import evolve
-
 from meterlib import controls, validation
 from meterlib.errors import (
-    AlreadyExists,
     InvalidRequest,
 )
-from meterlib.instants import to_datetime
 from meterlib.ledger_core import LedgerCore
 from meterlib.models import (
     Customer,
     Entity,
     Feature,
 )
-from meterlib.operations.customers import decide_configured
-from meterlib.state import Want
+from meterlib.operation import single
+from meterlib.operations.customers import (
+    CustomerArgs,
+    EntityArgs,
+    decide_create_customer,
+    decide_create_entity,
+    decide_update_customer,
+    decide_update_entity,
+)
+from meterlib.operations.features import FeatureArgs, decide_create_feature
 
 _T = TypeVar("_T")
 
@@ -64,21 +68,9 @@ class CatalogueCalls(LedgerCore):
                 f"credit_schema: only a credit_system has one, not a {kind} feature",
                 field="credit_schema",
             )
-        with self._tx(write=True) as session:
-            catalogue = session.catalogue()
-            if feature_id in catalogue.by_id:
-                raise AlreadyExists(f"Feature {feature_id} already exists", code="already_exists")
-            feature = Feature(
-                id=feature_id,
-                name=name,
-                type=kind,
-                consumable=consumable if kind == "metered" else kind != "boolean",
-                event_names=names,
-                credit_schema=schema,
-                seq=session.next_seq("feature"),
-            )
-            session.add_feature(feature)
-            return detached(feature)
+        args = FeatureArgs(feature_id, name, kind, consumable, names, schema)
+        decide = partial(decide_create_feature, args=args)
+        return detached(self._write_catalogue(decide, self._now()))
 
     def get_feature(self, feature_id: str) -> Feature:
         """The feature; FeatureNotFound if it is not in the catalogue."""
@@ -106,16 +98,10 @@ class CatalogueCalls(LedgerCore):
         name = validation.optional_text(name, "name")
         email = validation.optional_text(email, "email")
         meta = validation.properties(metadata, "metadata")
-        now = self._now()
-        with self._tx(write=True) as session:
-            existing = session.get_customer(customer_id)
-            if existing is not None:
-                return detached(existing)
-            customer = Customer(
-                id=customer_id, name=name, email=email, metadata=meta, created_at=to_datetime(now)
-            )
-            session.put_customer(customer)
-            return detached(customer)
+        args = CustomerArgs(customer_id, name, email, meta)
+        return detached(
+            self._write((args.want(),), single(decide_create_customer, args), self._now())
+        )
 
     def get_customer(self, customer_id: str) -> Customer:
         """The customer; CustomerNotFound if absent."""
@@ -148,30 +134,10 @@ class CatalogueCalls(LedgerCore):
         email = validation.optional_text(email, "email")
         meta = None if metadata is None else validation.properties(metadata, "metadata")
         update = None if billing_controls is None else controls.validate(billing_controls)
-        now = self._now()
-        with self._notifying() as outbox, self._tx(write=True) as session:
-            customer = self._customer(session, customer_id)
-            before = customer.billing_controls
-            customer = evolve(
-                customer,
-                name=customer.name if name is None else name,
-                email=customer.email if email is None else email,
-                metadata=customer.metadata if meta is None else meta,
-                billing_controls=before if update is None else controls.merge(before, update),
-            )
-            session.put_customer(customer)
-            if update is not None and "auto_topups" in update.stored:
-                # loaded after the write: the working copy obeys the new controls
-                state = session.load(Want(customer_id))
-                decide = partial(
-                    decide_configured,
-                    before=controls.Controls.from_stored(before),
-                    purchase_counts=update.purchase_counts,
-                )
-                decision = self._decided(session, state, decide, now)
-                session.apply(decision.effects)
-                outbox.extend(decision.notifications)
-            return detached(customer)
+        args = CustomerArgs(customer_id, name, email, meta, update)
+        return detached(
+            self._write((args.want(),), single(decide_update_customer, args), self._now())
+        )
 
     def update_entity(
         self,
@@ -187,16 +153,10 @@ class CatalogueCalls(LedgerCore):
         update = (
             None if billing_controls is None else controls.validate(billing_controls, entity=True)
         )
-        with self._tx(write=True) as session:
-            self._customer(session, customer_id)
-            entity = self._entity(session, customer_id, entity_id)
-            assert entity is not None
-            if update is not None:
-                entity = evolve(
-                    entity, billing_controls=controls.merge(entity.billing_controls, update)
-                )
-                session.put_entity(entity)
-            return detached(entity)
+        args = EntityArgs(customer_id, entity_id, billing_controls=update)
+        return detached(
+            self._write((args.want(),), single(decide_update_entity, args), self._now())
+        )
 
     def create_entity(
         self,
@@ -211,24 +171,10 @@ class CatalogueCalls(LedgerCore):
         entity_id = validation.require_id(entity_id, "entity_id")
         feature_id = validation.optional_id(feature_id, "feature_id")
         name = validation.optional_text(name, "name")
-        now = self._now()
-        with self._tx(write=True) as session:
-            catalogue = session.catalogue()
-            self._customer(session, customer_id)
-            if feature_id is not None:
-                self._feature(catalogue, feature_id)
-            existing = session.get_entity(customer_id, entity_id)
-            if existing is not None:
-                return detached(existing)
-            entity = Entity(
-                id=entity_id,
-                customer_id=customer_id,
-                feature_id=feature_id,
-                name=name,
-                created_at=to_datetime(now),
-            )
-            session.put_entity(entity)
-            return detached(entity)
+        args = EntityArgs(customer_id, entity_id, feature_id, name)
+        return detached(
+            self._write((args.want(),), single(decide_create_entity, args), self._now())
+        )
 
     def get_entity(self, customer_id: str, entity_id: str) -> Entity:
         """The entity; CustomerNotFound / EntityNotFound if absent."""

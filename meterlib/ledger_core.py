@@ -22,12 +22,10 @@ from meterlib.models import (
 )
 from meterlib.notifications import Callback, Notifier, Outbox
 from meterlib.operation import ApproveTopup
-from meterlib.operations.catch_up import customer_of, entity_of, open_working
 from meterlib.operations.idempotency import DAY_MS
 from meterlib.quantity import exact_arithmetic
 from meterlib.recent_checks import RecentChecks
 from meterlib.rules.context import NO_SEQS, Context
-from meterlib.rules.working import Working
 from meterlib.state import Catalogue, CustomerState, Want
 from meterlib.stores.memory import MemoryStore
 from meterlib.stores.protocol import Recalls, Store, StoreSession
@@ -154,6 +152,17 @@ class LedgerCore:
             approve_topup=self.approve_topup,
         )
 
+    def _write_catalogue(self, decide: Callable[[Catalogue, Context], Decision[R]], now: int) -> R:
+        """The catalogue → decide → apply in one write transaction (no customer is loaded)."""
+        with self._tx(write=True) as session:
+            catalogue = session.catalogue()
+            decision = operation.decided(
+                session, self._context(now), lambda ctx: decide(catalogue, ctx), None
+            )
+            if decision.effects:
+                session.apply(decision.effects)
+        return decision.result
+
     def _decided(
         self,
         session: StoreSession,
@@ -165,28 +174,6 @@ class LedgerCore:
         return operation.decided(
             session, self._context(now), lambda ctx: decide(state, ctx), self.approve_topup
         )
-
-    def _working(
-        self,
-        session: StoreSession,
-        customer_id: str,
-        entity_id: str | None,
-        now: int,
-        *,
-        notify: bool = False,
-    ) -> Working:
-        """The customer's working copy in a transaction the caller holds (for the calls whose
-        rules still run in the shell: create, update, delete). Numbers its catch-up asks for
-        are reserved here.) CustomerNotFound / EntityNotFound when not there."""
-        state = session.load(Want(customer_id, () if entity_id is None else (entity_id,)))
-        customer_of(state)
-        entity_of(state, entity_id)
-
-        def opened(state: CustomerState, ctx: Context) -> Decision[Working]:
-            return Decision(open_working(state, ctx, write=True, notify=notify))
-
-        decision = self._decided(session, state, opened, now)
-        return decision.result
 
     def _read(self, want: Want, decide: Callable[[CustomerState, Context], R], now: int) -> R:
         """One `Store.read` and a decision over it."""
