@@ -1,22 +1,50 @@
 """The Ledger: Autumn's create / update / check / track over a store, one transaction a call.
 
-Each public method validates its arguments first (nothing is read or written for bad input),
-then loads the customer's state in one store call, lets a pure decision of `operations/` work
-out the result and the effects, and applies them in one store call (`meterlib.operation`). An
-exception anywhere rolls the whole call back. The calls live in one module per concern; this
-class puts them together.
+Each public method parses its arguments first (`meterlib.arguments`: nothing is read or
+written for bad input), then makes one call into the shell (`meterlib.shell_setup`), which
+loads the customer's state in one store call, lets a pure decision of `operations/` work out
+the result and the effects, and applies them in one store call (`meterlib.operation`). An
+exception anywhere rolls the whole call back.
 """
 
 from __future__ import annotations
 
-from meterlib.ledger_catalogue import CatalogueCalls
-from meterlib.ledger_events import EventCalls
-from meterlib.ledger_grants import GrantCalls
-from meterlib.ledger_reads import ReadCalls
-from meterlib.ledger_usage import UsageCalls
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, Self
+
+from meterlib import shell_setup as shell
+from meterlib import validation
+from meterlib.arguments import catalogue, grants, usage
+from meterlib.clock import Clock, system_clock
+from meterlib.models import Customer, Entity, Feature
+from meterlib.notifications import Callback, Notifier
+from meterlib.operation import ApproveTopup, single
+from meterlib.operations import customers, reads
+from meterlib.operations.creation import decide_create
+from meterlib.operations.deletion import decide_delete
+from meterlib.operations.features import decide_create_feature
+from meterlib.operations.track import (
+    decide_batch,
+    decide_track,
+    track_args,
+    want_of,
+    wants_of_batch,
+)
+from meterlib.operations.updates import decide_update
+from meterlib.results import (
+    Balance,
+    CheckResult,
+    EventPage,
+    Flag,
+    GrantRow,
+    TrackResult,
+    UsageWindow,
+)
+from meterlib.stores.protocol import Store
 
 
-class Ledger(CatalogueCalls, GrantCalls, ReadCalls, UsageCalls, EventCalls):
+class Ledger:
     """Per-customer feature balances with Autumn's semantics, in-process.
 
     `Ledger(store, clock=...)`; the default store is a fresh MemoryStore and the default
@@ -26,3 +54,330 @@ class Ledger(CatalogueCalls, GrantCalls, ReadCalls, UsageCalls, EventCalls):
     top-up and may refuse it by returning False: the place to charge for it. It runs while
     the store transaction is open, so it must be quick and must not call the ledger.
     """
+
+    def __init__(
+        self,
+        store: Store | None = None,
+        *,
+        clock: Clock | None = None,
+        reverse_deduction_order: bool = False,
+        persist_overage_on_reset: bool = False,
+        approve_topup: ApproveTopup | None = None,
+    ) -> None:
+        self.store: Store = shell.checked_store(store, clock, approve_topup)
+        self.approve_topup = approve_topup
+        self._notifier = Notifier()
+        self.clock: Clock = clock if clock is not None else system_clock
+        self.reverse_deduction_order = validation.flag(
+            reverse_deduction_order, "reverse_deduction_order"
+        )
+        self.persist_overage_on_reset = validation.flag(
+            persist_overage_on_reset, "persist_overage_on_reset"
+        )
+        self._recent = shell.recent_checks(self.store)
+
+    @classmethod
+    def open(cls, url: str, **settings: Any) -> Self:
+        """A Ledger over the store `url` names: "memory://" or "sqlite:///relative/path.db"."""
+        return cls(shell.opened(url), **settings)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Ledger({self.store!r})"
+
+    def subscribe(self, callback: Callback, *, events: object = None) -> Callable[[], None]:
+        """Call `callback(notification)` after each commit that set off a notification of one
+        of `events` (None: every type); returns a function that unsubscribes."""
+        return self._notifier.subscribe(callback, events=events)
+
+    def create_feature(
+        self,
+        feature_id: str,
+        *,
+        name: str | None = None,
+        type: str = "metered",
+        consumable: bool = True,
+        event_names: Sequence[str] = (),
+        credit_schema: Mapping[str, object] | None = None,
+    ) -> Feature:
+        """Add a feature to the catalogue; AlreadyExists if the id is taken."""
+        args = catalogue.feature_args(**shell.given(locals()))
+        return shell.detached(shell.write_catalogue(self, decide_create_feature, args))
+
+    def get_feature(self, feature_id: str) -> Feature:
+        """The feature; FeatureNotFound if it is not in the catalogue."""
+        return shell.feature(self, validation.require_id(feature_id, "feature_id"))
+
+    def list_features(self) -> list[Feature]:
+        """Every feature, in the order they were created."""
+        return shell.detached(list(shell.features(self).ordered))
+
+    def create_customer(
+        self,
+        customer_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Customer:
+        """The customer, created if it does not exist yet (an existing one is returned as is)."""
+        args = catalogue.customer_args(customer_id, name, email, metadata, update=False)
+        return shell.copy_written(self, customers.decide_create_customer, args)
+
+    def get_customer(self, customer_id: str) -> Customer:
+        """The customer; CustomerNotFound if absent."""
+        return shell.customer(self, validation.require_id(customer_id, "customer_id"))
+
+    def list_customers(self) -> list[Customer]:
+        """Every customer, in id order."""
+        return shell.customers(self)
+
+    def update_customer(
+        self,
+        customer_id: str,
+        *,
+        name: str | None = None,
+        email: str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        billing_controls: Mapping[str, Any] | None = None,
+    ) -> Customer:
+        """Change a customer's name, email, metadata or billing controls (None keeps a field).
+
+        `billing_controls` is patched per key as in Autumn: a key given replaces its whole
+        list (`[]` clears it), a key left out is kept. Enabling an auto top-up runs it at
+        once if the balance is already at its threshold (the first such feature only).
+        """
+        args = catalogue.customer_args(
+            customer_id, name, email, metadata, billing_controls, update=True
+        )
+        return shell.copy_written(self, customers.decide_update_customer, args)
+
+    def create_entity(
+        self,
+        customer_id: str,
+        entity_id: str,
+        *,
+        feature_id: str | None = None,
+        name: str | None = None,
+    ) -> Entity:
+        """The customer's entity, created if it does not exist yet."""
+        args = catalogue.entity_args(customer_id, entity_id, feature_id, name)
+        return shell.copy_written(self, customers.decide_create_entity, args)
+
+    def get_entity(self, customer_id: str, entity_id: str) -> Entity:
+        """The entity; CustomerNotFound / EntityNotFound if absent."""
+        customer_id = validation.require_id(customer_id, "customer_id")
+        return shell.entity(self, customer_id, validation.require_id(entity_id, "entity_id"))
+
+    def update_entity(
+        self,
+        customer_id: str,
+        entity_id: str,
+        *,
+        billing_controls: Mapping[str, Any] | None = None,
+    ) -> Entity:
+        """Change an entity's billing controls, patched per key as `update_customer` does
+        (an entity takes every key but `auto_topups`)."""
+        args = catalogue.entity_args(customer_id, entity_id, billing_controls=billing_controls)
+        return shell.copy_written(self, customers.decide_update_entity, args)
+
+    def create(
+        self,
+        customer_id: str,
+        feature_id: str,
+        *,
+        entity_id: str | None = None,
+        included: object = None,
+        included_grant: object = None,
+        granted_balance: object = None,
+        unlimited: bool = False,
+        reset: object = None,
+        rollover: object = None,
+        expires_at: object = None,
+        next_reset_at: object = None,
+        balance_id: str | None = None,
+        overage_allowed: bool = False,
+        max_purchase: object = None,
+        plan_id: str | None = None,
+    ) -> Balance | None:
+        """Add a grant (a new breakdown row; grants stack). Creates a missing customer, entity
+        or metered feature. Returns the subject's balance of the feature (None for a flag)."""
+        now = shell.now(self)
+        args = grants.create_args(now, **shell.given(locals()))
+        return shell.write(self, (args.want(),), single(decide_create, args), now)
+
+    def update(
+        self,
+        customer_id: str,
+        feature_id: str,
+        *,
+        entity_id: str | None = None,
+        remaining: object = None,
+        current_balance: object = None,
+        add_to_balance: object = None,
+        usage: object = None,
+        included: object = None,
+        included_grant: object = None,
+        granted_balance: object = None,
+        interval: str | None = None,
+        balance_id: str | None = None,
+        next_reset_at: object = None,
+        expires_at: object = None,
+    ) -> Balance | None:
+        """Change grants of a feature with Autumn's target/delta algorithm; returns the balance."""
+        now = shell.now(self)
+        args = grants.update_args(now, **shell.given(locals()))
+        return shell.write(self, (args.want(),), single(decide_update, args), now)
+
+    def delete(
+        self,
+        customer_id: str,
+        *,
+        feature_id: str | None = None,
+        entity_id: str | None = None,
+        balance_id: str | None = None,
+        interval: str | None = None,
+        recalculate_balances: bool = False,
+    ) -> None:
+        """Remove grants; with `recalculate_balances` their usage moves onto the grants left."""
+        args = grants.delete_args(
+            customer_id, feature_id, entity_id, balance_id, interval, recalculate_balances
+        )
+        shell.write_one(self, decide_delete, args)
+
+    def check(
+        self,
+        customer_id: str,
+        feature_id: str,
+        *,
+        entity_id: str | None = None,
+        required_balance: object = 1,
+        send_event: bool = False,
+        properties: Mapping[str, Any] | None = None,
+        lock: Mapping[str, Any] | None = None,
+        with_preview: bool = False,
+    ) -> CheckResult:
+        """May the subject use `required_balance` of the feature now? With `send_event` or
+        `lock`, the amount is also deducted (all of it or nothing) in the same transaction.
+        A lock's `expires_at` must lie after now and at most 24 h ahead (`invalid_request`).
+
+        A plain check writes nothing: unlike Autumn's, it never runs an auto top-up. Over a
+        store with revisions (MemoryStore), one that nothing has changed since is answered
+        again with the same result (`meterlib.recent_checks`)."""
+        now = shell.now(self)
+        args, deducting = usage.check_args(now, **shell.given(locals()))
+        return shell.check(self, args, deducting, now)
+
+    def claim_idempotency_key(self, key: str, *, scope: str = "request") -> None:
+        """Claim `key` in `scope` for 24 h of clock time; DuplicateIdempotencyKey on a repeat.
+
+        The Autumn bridge uses it for the `Idempotency-Key` header; `track` claims its own
+        keys in the "track" scope.
+        """
+        shell.claim_key(self, f"{scope}:{validation.require_id(key, 'idempotency_key')}")
+
+    def release_idempotency_key(self, key: str, *, scope: str = "request") -> None:
+        """Forget a claim (the bridge does this when the request it guarded failed)."""
+        shell.release_key(self, f"{scope}:{validation.require_id(key, 'idempotency_key')}")
+
+    def track(
+        self,
+        customer_id: str,
+        feature_id: str | None = None,
+        *,
+        event_name: str | None = None,
+        value: object = 1,
+        entity_id: str | None = None,
+        properties: Mapping[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        timestamp: object = None,
+        overage_behavior: str = "cap",
+    ) -> TrackResult:
+        """Record usage and deduct it (negative values give back) in Autumn's order."""
+        now = shell.now(self)
+        args = track_args(now, **shell.given(locals()))
+        return shell.write(self, (want_of(args),), single(decide_track, args), now)
+
+    def batch_track(self, items: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
+        """Apply tracks in list order, all or nothing; result i is the state after item i."""
+        now = shell.now(self)
+        parsed = usage.batch_args(items, now)
+        if not parsed:
+            return []
+        return shell.write(self, wants_of_batch(parsed), partial(decide_batch, items=parsed), now)
+
+    def finalize(
+        self,
+        lock_id: str,
+        *,
+        action: str = "confirm",
+        override_value: object = None,
+        properties: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Settle a lock: "confirm" keeps what it held (or `override_value`); "release" frees it."""
+        shell.finalize(self, usage.finalize_args(lock_id, action, override_value, properties))
+
+    def events(
+        self,
+        customer_id: str | None = None,
+        *,
+        feature_id: str | None = None,
+        entity_id: str | None = None,
+        start: object = None,
+        end: object = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> EventPage:
+        """Recorded events, newest first, a page at a time (`start` inclusive, `end` exclusive)."""
+        query = usage.event_query(customer_id, feature_id, entity_id, start, end, limit, cursor)
+        return shell.events(self, query)
+
+    def balance(
+        self, customer_id: str, feature_id: str, *, entity_id: str | None = None
+    ) -> Balance | None:
+        """The subject's balance of a metered or credit feature; None without any grant."""
+        want, feature_id = catalogue.subject_feature(customer_id, feature_id, entity_id)
+        return shell.read_subject(self, want, reads.balance, feature_id=feature_id)
+
+    def balances(self, customer_id: str, *, entity_id: str | None = None) -> dict[str, Balance]:
+        """Every metered and credit balance of the subject, by feature id."""
+        want = catalogue.subject(customer_id, entity_id)
+        return shell.read_subject(self, want, reads.balances)
+
+    def grants(
+        self,
+        customer_id: str,
+        *,
+        entity_id: str | None = None,
+        statuses: Sequence[str] = ("active",),
+    ) -> list[GrantRow]:
+        """Every grant of the customer one by one (only `entity_id`'s own when given), caught up
+        to now: live ones ("active") in feature and deduction order, then "expired" ones."""
+        want = catalogue.subject(customer_id, entity_id)
+        wanted = catalogue.statuses(statuses)
+        return shell.read_subject(self, want, reads.grants, wanted=wanted)
+
+    def flags(self, customer_id: str, *, entity_id: str | None = None) -> dict[str, Flag]:
+        """Every boolean feature the subject has, by feature id."""
+        want = catalogue.subject(customer_id, entity_id)
+        return shell.read_subject(self, want, reads.flags)
+
+    def usage_limits(self, customer_id: str, *, entity_id: str | None = None) -> list[UsageWindow]:
+        """The usage limits the subject obeys now, each with what its current window counted.
+
+        One per feature and filter identity, features in catalogue order: an entity's own entry
+        (counted in the entity's window) wins over its customer's (counted in the customer's
+        shared window). Disabled winners, and limits on features the catalogue lacks, are left
+        out. A pure read: a window that has ended reads as 0, and nothing is written.
+        """
+        want = catalogue.subject(customer_id, entity_id)
+        return shell.read_subject(self, want, reads.usage_limits)
