@@ -40,8 +40,13 @@ def write(
     """Load every `want` (in the order given: callers sort customers, so that two writers
     never wait on each other in opposite orders), decide, apply, commit, notify."""
     with Outbox(notifier) as outbox, exact_arithmetic(), store.transaction() as tx:
-        states = [tx.load(want) for want in wants]
-        decision = decided(tx, ctx, lambda c: decide(states, c), approve_topup)
+        states = [tx.load(wants[0])] if len(wants) == 1 else [tx.load(want) for want in wants]
+        try:
+            # nearly every decision asks for nothing: no closure for `decided` to call
+            decision = decide(states, ctx)
+        except Asked as asked:
+            ctx = _answered(asked.asks, ctx, tx, approve_topup)
+            decision = decided(tx, ctx, lambda c: decide(states, c), approve_topup)
         if decision.effects:
             tx.apply(decision.effects)
         outbox.extend(decision.notifications)

@@ -16,6 +16,8 @@ from meterlib.rules.context import Context
 from meterlib.rules.working import Working
 from meterlib.state import Catalogue, CustomerState
 
+_NOBODY: frozenset[str] = frozenset()
+
 
 def feature_of(catalogue: Catalogue, feature_id: str) -> Feature:
     """The feature; FeatureNotFound when the catalogue lacks it."""
@@ -59,7 +61,7 @@ def open_working(
     its events, and tells what they set off, in item order)."""
     customer = customer_of(state)
     working = Working(state, customer, ctx, write=write, free=free)
-    listening = ctx.listening if notify else frozenset()
+    listening = ctx.listening if notify else _NOBODY
     entities = state.entities
     if (
         listening

@@ -115,9 +115,13 @@ class Working(View):
         """Release the locks that expired (at their instants), then advance every grant."""
         if self.state.locks:
             self._release_expired_locks()
-        persist, now = self.persist_overage, self.now
-        for gid, grant in self.grants.items():
-            self.grants[gid] = resets.advance(grant, now, persist_overage=persist)
+        persist, now, grants = self.persist_overage, self.now, self.grants
+        for gid, grant in grants.items():
+            due = grant.next_reset_at
+            # nothing due and no rollover lot to expire: `advance` would return it as it is
+            if (due is None or due > now) and not grant.rollovers:
+                continue
+            grants[gid] = resets.advance(grant, now, persist_overage=persist)
 
     def controlled(self, entity_id: str | None) -> bool:
         """Whether billing controls bear on the customer (`entity_id` None) or that entity."""

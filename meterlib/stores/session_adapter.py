@@ -133,6 +133,8 @@ class StateSession:
 
     def reserve(self: _Rows, kind: str, count: int) -> tuple[int, ...]:
         """`count` new numbers of `kind`, ascending (write sessions only)."""
+        if count == 1:  # a track's one event number: no generator to build
+            return (self.next_seq(kind),)
         return tuple(self.next_seq(kind) for _ in range(count))
 
     def lock_owner(self: _Rows, lock_id: str) -> str | None:
