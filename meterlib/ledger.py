@@ -274,7 +274,18 @@ class Ledger:
         store with revisions (MemoryStore), one that nothing has changed since is answered
         again with the same result (`meterlib.recent_checks`)."""
         now = shell.now(self)
-        args, deducting = usage.check_args(now, **shell.given(locals()))
+        # by name, not `given(locals())`: the check in front of every request pays for no dict
+        args, deducting = usage.check_args(
+            now,
+            customer_id,
+            feature_id,
+            entity_id=entity_id,
+            required_balance=required_balance,
+            send_event=send_event,
+            properties=properties,
+            lock=lock,
+            with_preview=with_preview,
+        )
         return shell.check(self, args, deducting, now)
 
     def claim_idempotency_key(self, key: str, *, scope: str = "request") -> None:
