@@ -47,12 +47,11 @@ from meterlib.stores.protocol import Store
 class Ledger:
     """Per-customer feature balances with Autumn's semantics, in-process.
 
-    `Ledger(store, clock=...)`; the default store is a fresh MemoryStore and the default
-    clock the system clock. `reverse_deduction_order=True` drains the longest intervals first;
-    `persist_overage_on_reset=True` carries free overage across a reset. `approve_topup`,
-    if given, is asked (with a `TopupRequest`, inside the transaction) before each automatic
-    top-up and may refuse it by returning False: the place to charge for it. It runs while
-    the store transaction is open, so it must be quick and must not call the ledger.
+    `Ledger(store, clock=...)`; defaults: a fresh MemoryStore, the system clock. Settings:
+    `reverse_deduction_order` drains the longest intervals first; `persist_overage_on_reset`
+    carries free overage across a reset; `approve_topup(request: TopupRequest)` is asked inside
+    the transaction before each automatic top-up and may refuse it (return False): the place to
+    charge for it. It runs while the store transaction is open: quick, never calling the ledger.
     """
 
     def __init__(
@@ -68,12 +67,9 @@ class Ledger:
         self.approve_topup = approve_topup
         self._notifier = Notifier()
         self.clock: Clock = clock if clock is not None else system_clock
-        self.reverse_deduction_order = validation.flag(
-            reverse_deduction_order, "reverse_deduction_order"
-        )
-        self.persist_overage_on_reset = validation.flag(
-            persist_overage_on_reset, "persist_overage_on_reset"
-        )
+        flag = validation.flag
+        self.reverse_deduction_order = flag(reverse_deduction_order, "reverse_deduction_order")
+        self.persist_overage_on_reset = flag(persist_overage_on_reset, "persist_overage_on_reset")
         self._recent = shell.recent_checks(self.store)
 
     @classmethod
@@ -274,7 +270,6 @@ class Ledger:
         store with revisions (MemoryStore), one that nothing has changed since is answered
         again with the same result (`meterlib.recent_checks`)."""
         now = shell.now(self)
-        # by name, not `given(locals())`: the check in front of every request pays for no dict
         args, deducting = usage.check_args(
             now,
             customer_id,
@@ -315,7 +310,18 @@ class Ledger:
     ) -> TrackResult:
         """Record usage and deduct it (negative values give back) in Autumn's order."""
         now = shell.now(self)
-        args = track_args(now, **shell.given(locals()))
+        args = track_args(  # by name: `locals()` costs a hot call about 5 µs
+            now,
+            customer_id=customer_id,
+            feature_id=feature_id,
+            event_name=event_name,
+            value=value,
+            entity_id=entity_id,
+            properties=properties,
+            idempotency_key=idempotency_key,
+            timestamp=timestamp,
+            overage_behavior=overage_behavior,
+        )
         return shell.write(self, (want_of(args),), single(decide_track, args), now)
 
     def batch_track(self, items: Sequence[Mapping[str, Any]]) -> list[TrackResult]:
