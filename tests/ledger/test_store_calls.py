@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from meterlib import Ledger, ManualClock, MemoryStore
+from meterlib import Ledger, ManualClock
 from meterlib.state import CustomerState, Want
-from meterlib.stores import SQLiteStore, Store
+from meterlib.stores import Store
 
 
 class Recording:
@@ -45,17 +45,15 @@ class _RecordingSession:
         return getattr(self._inner, name)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def recorded(
-    request: pytest.FixtureRequest, clock: ManualClock
-) -> Iterator[tuple[Ledger, Recording]]:
-    inner: Store = MemoryStore() if request.param == "memory" else SQLiteStore(":memory:")
-    store = Recording(inner)
-    ledger = Ledger(store, clock=clock)  # type: ignore[arg-type]
+@pytest.fixture
+def recorded(store: Store, clock: ManualClock) -> Iterator[tuple[Ledger, Recording]]:
+    """Every store of the suite (tests/conftest.py), its calls recorded."""
+    recording = Recording(store)
+    ledger = Ledger(recording, clock=clock)  # type: ignore[arg-type]
     ledger.create("c1", "api_calls", included=10, reset="month")
     ledger.create("c1", "seats", included=5)
-    store.calls.clear()
-    yield ledger, store
+    recording.calls.clear()
+    yield ledger, recording
     ledger.close()
 
 
