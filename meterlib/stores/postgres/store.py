@@ -51,7 +51,6 @@ from meterlib.stores.postgres.migrations import migrate
 from meterlib.stores.postgres.rows import Connection
 from meterlib.stores.postgres.tx import PostgresSession
 from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Slot, Step, exchange
-from meterlib.stores.session_adapter import StateReads
 
 
 def _configure(conn: Connection) -> None:
@@ -137,7 +136,7 @@ class _Transaction(AbstractContextManager[PostgresSession]):
             raise translated from cause
 
 
-class PostgresStore(StateReads):
+class PostgresStore:
     """The ledger in a PostgreSQL database, shared by every process and server that opens it.
 
     `PostgresStore("postgresql://user:password@host:5432/db", min_size=1, max_size=10)`:
