@@ -85,7 +85,7 @@ MODULES: dict[str, list[str]] = {
 SHORT = {key.rsplit(".", 1)[-1]: key for key in MODULES} | {"resets_lots": "rules.rollovers"}
 SHORT |= {"views": "rules.balances"}
 # one store is enough for rules; hypothesis keeps its own example budget
-PYTEST_ARGS = ["-k", "not sqlite and not postgres", "-x", "-q"]
+PYTEST_ARGS = ["-k", "not sqlite and not postgres", "-x", "-q", "-n", "0"]  # one process: mutmut reads which tests reach a mutant from it
 OUTCOMES = ("killed", "survived", "equivalent", "no tests", "timeout", "not checked", "other")
 
 
