@@ -647,3 +647,54 @@ def test_settled_until_of_a_grant_that_never_changes() -> None:
     assert resets.settled_until(evolve(one_off, expires_at=ms(2025, 1, 2)), now) is None
     assert resets.settled_until(evolve(one_off, expires_at=ms(2025, 2, 2)), now) == ms(2025, 2, 2)
     assert resets.settled_until(make(), now) == ms(2025, 2, 1)
+
+
+# ---- edges the random scenarios seldom draw (each one kills a mutant that survived them)
+
+MONTHLY_LOTS = RolloverRule(length=3, duration="month")
+
+
+@pytest.mark.parametrize(
+    ("grant", "resets_passed"),
+    [
+        # the overage is paid back to exactly 1 (or 0.5) after one refill: that reset already
+        # sees a positive balance, so the next one makes a lot of it
+        (make(included=10, balance=-9, rollover=MONTHLY_LOTS), 3),
+        (make(included=10, balance="-9.5", rollover=MONTHLY_LOTS), 3),
+        # a positive balance on a grant that refills nothing: one lot, then nothing more
+        (make(included=0, balance=5, rollover=MONTHLY_LOTS), 3),
+        # an overage that three refills do not clear: no lot is made, so the old lot over the
+        # cap is left as it is (the cap trims only beside a new lot)
+        (
+            make(
+                included=10,
+                balance=-25,
+                rollover=RolloverRule(max=D(50), length=3, duration="month"),
+                lots=(lot("old0", 300, None),),
+            ),
+            3,
+        ),
+    ],
+    ids=["paid-back-to-1", "paid-back-to-half", "refills-nothing", "unpaid-keeps-old-lot"],
+)
+def test_persisting_overage_edges_match_the_replay(grant: Grant, resets_passed: int) -> None:
+    """advance equals the boundary-by-boundary replay where the overage is paid back."""
+    assert grant.next_reset_at is not None
+    now = intervals.boundary(grant.anchor, grant.interval, 1, grant.period + resets_passed - 1)
+    for persist in (True, False):
+        assert advance(grant, now, persist_overage=persist) == naive_advance(
+            grant, now, persist_overage=persist
+        )
+
+
+def test_cap_percentage_of_a_fraction() -> None:
+    """A fractional max_percentage: floor(100 × 12.5 / 100) = 12, floor(10 × 33.3 / 100) = 3."""
+    assert effective_cap(make(rollover=RolloverRule(max_percentage=D("12.5")))) == 12
+    assert effective_cap(make(included=10, rollover=RolloverRule(max_percentage=D("33.3")))) == 3
+
+
+def test_settled_until_of_a_grant_expiring_now() -> None:
+    """A grant that expires at `now` never changes after it: nothing is ahead."""
+    now = ms(2025, 1, 15)
+    one_off = evolve(make(), interval=ONE_OFF, anchor=None, next_reset_at=None, expires_at=now)
+    assert resets.settled_until(one_off, now) is None
