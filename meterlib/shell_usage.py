@@ -4,16 +4,20 @@ one read transaction (the catalogue, the customer, the events in range by
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from meterlib import shell_setup as shell
 from meterlib.arguments.reports import UsageArgs
 from meterlib.errors import CustomerNotFound, EntityNotFound, InvalidRequest
+from meterlib.models import Grant
 from meterlib.operations import usage
 from meterlib.operations.catch_up import feature_of
 from meterlib.quantity import exact_arithmetic
 from meterlib.rules.bins import grid
+from meterlib.state import Catalogue
 from meterlib.stores.protocol import StoreSession
 from meterlib.usage_results import UsageReport
-from meterlib.usage_rows import UsageQuery
+from meterlib.usage_rows import UsageQuery, UsageRow
 
 MOST_BINS = 10_000
 OTHER = "Other"
@@ -77,3 +81,23 @@ def native(ledger: shell.Held, args: UsageArgs) -> UsageReport:
             grouping=grouping,
             filter_by=args.filter_by,
         )
+
+
+class Read(NamedTuple):
+    """What the bridge's events.aggregate reads in one transaction."""
+
+    catalogue: Catalogue
+    rows: list[UsageRow]
+    grants: list[Grant]  # the customer's, when asked for (what deductions name)
+
+
+def read_for_bridge(ledger: shell.Held, query: UsageQuery, *, grants: bool) -> Read:
+    """Overdue locks released, then the catalogue, the customer checked (CustomerNotFound;
+    features and entities are not: Autumn answers zeros), the events and maybe the grants."""
+    shell.release_overdue_of(ledger, shell.now(ledger), query.customer_id)
+    with ledger.store.transaction(write=False) as tx:
+        catalogue = tx.catalogue()
+        subject_exists(tx, query.customer_id, None)
+        rows = tx.usage_rows(query)
+        held = tx.list_grants(query.customer_id) if grants and query.customer_id else []
+    return Read(catalogue, rows, held)

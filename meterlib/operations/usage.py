@@ -60,6 +60,10 @@ def group_of(row: UsageRow, key: str) -> str | None:
         return row.customer_id
     if key == "$entity_id":
         return row.entity_id or None
+    if key == "$plan_id":
+        return ""  # Autumn's bucket of events without a plan: meterlib's events have none
+    if key == "$feature_id":
+        return row.name
     return property_text(row.properties, key.removeprefix(PROPERTY))
 
 
