@@ -67,6 +67,22 @@ def group_of(row: UsageRow, key: str) -> str | None:
     return property_text(row.properties, key.removeprefix(PROPERTY))
 
 
+class _Sums:
+    """What one tracked name added up: events, the value outside the grid, per bin the value
+    (and the count when counting), and per bin its groups."""
+
+    __slots__ = ("bin_counts", "bin_sums", "count", "groups", "outside")
+
+    def __init__(self, bins: int, *, by_count: bool, grouped: bool) -> None:
+        self.count = 0
+        self.outside = ZERO
+        self.bin_sums = [ZERO] * bins
+        self.bin_counts = [0] * bins if by_count else None
+        self.groups: list[dict[str, Decimal]] | None = (
+            [{} for _ in range(bins)] if grouped else None
+        )
+
+
 def tally(
     rows: Iterable[UsageRow],
     *,
@@ -81,43 +97,68 @@ def tally(
     `counted` says which tracked names count for each feature. Every row counts in `total`
     (the window is the caller's); a row outside the grid, or without a group when grouped,
     counts in `total` only. `filter_by` keeps rows whose properties match every entry."""
-    features = list(counted)
-    listeners: dict[str, list[str]] = {}
-    for feature_id, names in counted.items():
-        for name in names:
-            listeners.setdefault(name, []).append(feature_id)
     starts, last = edges[:-1], edges[-1]
     bins = len(starts)
-    values = {f: [ZERO] * bins for f in features}
-    grouped: dict[str, list[dict[str, Decimal]]] | None = None
-    if grouping is not None:
-        grouped = {f: [{} for _ in range(bins)] for f in features}
-    counts = dict.fromkeys(features, 0)
-    sums = dict.fromkeys(features, ZERO)
     by_count = measure == "count"
+    wanted = {name for names in counted.values() for name in names}
+    # one pass adding up per tracked name (one Decimal addition a row), shared out after
+    per_name: dict[str, _Sums] = {}
+    bisect_right = bisect.bisect_right
     for row in rows:
-        reached = listeners.get(row.name)
-        if not reached:
+        timestamp, _, _, name, value, properties, _, events = row
+        if name not in wanted:
             continue
-        if filter_by and any(property_text(row.properties, k) != v for k, v in filter_by.items()):
+        if filter_by and any(property_text(properties, k) != v for k, v in filter_by.items()):
             continue
-        index = bisect.bisect_right(starts, row.timestamp) - 1
-        inside = index >= 0 and row.timestamp < last
-        amount = Decimal(row.events) if by_count else row.value
-        group = None
-        if grouped is not None and grouping is not None:
+        sums = per_name.get(name)
+        if sums is None:
+            sums = per_name[name] = _Sums(bins, by_count=by_count, grouped=grouping is not None)
+        sums.count += events
+        index = bisect_right(starts, timestamp) - 1
+        if index < 0 or timestamp >= last:
+            sums.outside += value
+            continue
+        sums.bin_sums[index] += value
+        if sums.bin_counts is not None:
+            sums.bin_counts[index] += events
+        if sums.groups is not None and grouping is not None:
             group = group_of(row, grouping.key)
-        for feature_id in reached:
-            counts[feature_id] += row.events
-            sums[feature_id] += row.value
-            if not inside:
-                continue
-            if grouped is None:
-                values[feature_id][index] += amount
-            elif group is not None:
-                cell = grouped[feature_id][index]
+            if group is not None:
+                cell = sums.groups[index]
+                amount = Decimal(events) if by_count else value
                 cell[group] = cell.get(group, ZERO) + amount
-    return Tally(values, grouped, counts, sums)
+    return _shared_out(per_name, counted, bins, grouped=grouping is not None)
+
+
+def _shared_out(
+    per_name: Mapping[str, _Sums], counted: Mapping[str, Sequence[str]], bins: int, *, grouped: bool
+) -> Tally:
+    """Each feature's tally: the sums of every name that counts for it."""
+    values = {f: [ZERO] * bins for f in counted}
+    by_group: dict[str, list[dict[str, Decimal]]] | None = None
+    if grouped:
+        by_group = {f: [{} for _ in range(bins)] for f in counted}
+    counts = dict.fromkeys(counted, 0)
+    totals = dict.fromkeys(counted, ZERO)
+    for feature_id, names in counted.items():
+        for name in dict.fromkeys(names):
+            sums = per_name.get(name)
+            if sums is None:
+                continue
+            counts[feature_id] += sums.count
+            totals[feature_id] += sums.outside + sum(sums.bin_sums, ZERO)
+            measured: Sequence[Decimal | int] = (
+                sums.bin_sums if sums.bin_counts is None else sums.bin_counts
+            )
+            mine = values[feature_id]
+            for i, amount in enumerate(measured):
+                mine[i] += amount
+            if by_group is not None and sums.groups is not None:
+                for i, cell in enumerate(sums.groups):
+                    into = by_group[feature_id][i]
+                    for group, amount in cell.items():
+                        into[group] = into.get(group, ZERO) + amount
+    return Tally(values, by_group, counts, totals)
 
 
 def _kept(cell: dict[str, Decimal], grouping: Grouping) -> dict[str, Decimal]:
