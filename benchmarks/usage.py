@@ -108,10 +108,16 @@ def _report(ledger: Ledger) -> Callable[[], list[Decimal]]:
     return report
 
 
-def _same(ours: list[Decimal], theirs: list[Decimal], mine: int) -> None:
-    """Both sides must answer the same numbers, or the ratio means nothing."""
-    if ours != theirs or sum(theirs) == 0:
+def _compared(
+    ledger: Ledger, hand: Callable[[], list[Decimal]], mine: int, rounds: int
+) -> dict[str, Any]:
+    """usage() beside `hand`, once both are seen to answer the same numbers (else the ratio
+    would mean nothing)."""
+    report = _report(ledger)
+    theirs = hand()
+    if report() != theirs or sum(theirs) == 0:
         raise AssertionError(f"usage() and the hand-written select disagree ({mine} events)")
+    return compare(report, hand, number=1, rounds=rounds)
 
 
 def sqlite_report(folder: Path, *, total: int, mine: int, rounds: int) -> dict[str, Any]:
@@ -126,8 +132,7 @@ def sqlite_report(folder: Path, *, total: int, mine: int, rounds: int) -> dict[s
         return _by_day(conn.execute(sql, (ME, "messages", START, END)))
 
     try:
-        _same(_report(ledger)(), hand(), mine)
-        return compare(_report(ledger), hand, number=1, rounds=rounds)
+        return _compared(ledger, hand, mine, rounds)
     finally:
         ledger.close()
         conn.close()
@@ -201,8 +206,7 @@ def postgres_report(url: str, *, total: int, mine: int, rounds: int) -> dict[str
             return _by_day(conn.execute(sql, (ME, "messages", START, END)))
 
     try:
-        _same(_report(ledger)(), hand(), mine)
-        return compare(_report(ledger), hand, number=1, rounds=rounds)
+        return _compared(ledger, hand, mine, rounds)
     finally:
         ledger.close()
         conn.close()

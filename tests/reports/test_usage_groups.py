@@ -35,6 +35,15 @@ def at(hours: int) -> datetime:
     return DAY1 + timedelta(hours=hours)
 
 
+def _three_subjects(led: Ledger) -> None:
+    """c1 uses 1, its entity e1 2, customer c2 4, all in the first hour of DAY1."""
+    led.create("c2", "messages", included=10)
+    led.create_entity("c1", "e1")
+    led.track("c1", "messages", value=1, timestamp=at(1))
+    led.track("c1", "messages", value=2, entity_id="e1", timestamp=at(1))
+    led.track("c2", "messages", value=4, timestamp=at(1))
+
+
 class TestWhatCounts:
     def test_event_name_counts_for_every_listening_feature(self, led: Ledger) -> None:
         """An event tracked as "api" reaches both features that listen to it: each counts it."""
@@ -64,11 +73,7 @@ class TestWhatCounts:
 
     def test_customer_and_entity_scopes(self, led: Ledger) -> None:
         """Without a customer every customer counts; with an entity only its events."""
-        led.create("c2", "messages", included=10)
-        led.create_entity("c1", "e1")
-        led.track("c1", "messages", value=1, timestamp=at(1))
-        led.track("c1", "messages", value=2, entity_id="e1", timestamp=at(1))
-        led.track("c2", "messages", value=4, timestamp=at(1))
+        _three_subjects(led)
         assert led.usage("messages", **WINDOW).periods[0].values == {"messages": 7}
         assert led.usage("messages", customer_id="c1", **WINDOW).total["messages"].sum == 3
         scoped = led.usage("messages", customer_id="c1", entity_id="e1", **WINDOW)
@@ -129,11 +134,7 @@ class TestGroups:
 
     def test_group_by_customer_and_entity(self, led: Ledger) -> None:
         """$customer_id groups by customer; $entity_id leaves customer-level events out."""
-        led.create("c2", "messages", included=10)
-        led.create_entity("c1", "e1")
-        led.track("c1", "messages", value=1, timestamp=at(1))
-        led.track("c1", "messages", value=2, entity_id="e1", timestamp=at(1))
-        led.track("c2", "messages", value=4, timestamp=at(1))
+        _three_subjects(led)
         by_customer = led.usage("messages", group_by="$customer_id", **WINDOW)
         assert by_customer.periods[0].grouped == {"messages": {"c1": 3, "c2": 4}}
         by_entity = led.usage("messages", customer_id="c1", group_by="$entity_id", **WINDOW)
