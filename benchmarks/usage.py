@@ -178,7 +178,8 @@ def build_postgres(url: str, schema: str, *, total: int, mine: int) -> None:
             )
         ]
         listed = ", ".join(f'"{c}"' for c in columns)
-        template = conn.execute(f'SELECT {listed} FROM "{schema}".events').fetchone()
+        as_text = ", ".join(f'"{c}"::text' for c in columns)  # COPY takes every value as text
+        template = conn.execute(f'SELECT {as_text} FROM "{schema}".events').fetchone()
         assert template is not None
         with (
             conn.cursor() as cur,
