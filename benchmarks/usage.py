@@ -15,9 +15,9 @@ import os
 import shutil
 import sqlite3
 import uuid
-from functools import partial
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
