@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from meterlib import shell_usage
+from meterlib import shell_usage, validation
 from meterlib.arguments import reports
 from meterlib.autumn.aggregate_deductions import deductions
 from meterlib.autumn.wire import Body, invalid
@@ -41,10 +41,10 @@ class Request(NamedTuple):
 def _feature_ids(body: Body) -> tuple[str, ...]:
     value = body.data.get("feature_id")
     if isinstance(value, str) and value:
-        return (value,)
+        return (validation.require_id(value, "feature_id"),)
     if not (isinstance(value, list) and all(isinstance(v, str) and v for v in value)):
         invalid("feature_id", "expected a non-empty string or an array of non-empty strings")
-    return tuple(dict.fromkeys(value))
+    return tuple(dict.fromkeys(validation.require_id(v, "feature_id") for v in value))
 
 
 def _group_by(body: Body, aggregate_on: str | None) -> str | None:
@@ -92,8 +92,12 @@ def parse(call: Call) -> Request:
     """The body checked in Autumn's order: the schema, then the aggregate_on rules."""
     body = Body(call.body)
     features = _feature_ids(body)
-    customer_id = body.text("customer_id", required=body.has("customer_id"))
-    entity_id = body.text("entity_id", required=body.has("entity_id"))
+    customer_id = validation.optional_id(
+        body.text("customer_id", required=body.has("customer_id")), "customer_id"
+    )
+    entity_id = validation.optional_id(
+        body.text("entity_id", required=body.has("entity_id")), "entity_id"
+    )
     window, start, end = _window(body, call.now)
     bin_size = body.choice("bin_size", BIN_SIZES) or ("hour" if window == "24h" else "day")
     aggregate_on = body.choice("aggregate_on", ("deducted",))
