@@ -47,19 +47,26 @@ def values(report: UsageReport, feature: str = "messages") -> list[Decimal]:
     return [p.values[feature] for p in report.periods]
 
 
+def local_days(
+    led: Ledger, zone: ZoneInfo, first: tuple[int, ...], after: tuple[int, ...]
+) -> UsageReport:
+    """c1's day bins in `zone` from the local midnight `first` to the local midnight `after`."""
+    return led.usage(
+        "messages",
+        customer_id="c1",
+        start=datetime(*first, tzinfo=zone),  # type: ignore[misc]
+        end=datetime(*after, tzinfo=zone),  # type: ignore[misc]
+        timezone=str(zone),
+    )
+
+
 class TestDaylightSaving:
     def test_new_york_spring_forward_day_has_23_hours(self, led: Ledger) -> None:
         """2026-03-08 in New York runs from 05:00Z to 04:00Z next day; its last millisecond
         and the next day's first fall either side of that edge."""
         track(led, utc(2026, 3, 9, 4) - MS, 2)  # 2026-03-08 23:59:59.999 EDT
         track(led, utc(2026, 3, 9, 4), 3)  # 2026-03-09 00:00 EDT: the next bin
-        report = led.usage(
-            "messages",
-            customer_id="c1",
-            start=datetime(2026, 3, 7, tzinfo=NEW_YORK),
-            end=datetime(2026, 3, 10, tzinfo=NEW_YORK),
-            timezone="America/New_York",
-        )
+        report = local_days(led, NEW_YORK, (2026, 3, 7), (2026, 3, 10))
         assert spans(report) == [
             (utc(2026, 3, 7, 5), 24.0),
             (utc(2026, 3, 8, 5), 23.0),
@@ -70,13 +77,7 @@ class TestDaylightSaving:
     def test_new_york_fall_back_day_has_25_hours(self, led: Ledger) -> None:
         """2026-11-01 in New York is 25 hours: 04:00Z to 05:00Z next day."""
         track(led, utc(2026, 11, 2, 4, 30), 7)  # 2026-11-01 23:30 EST
-        report = led.usage(
-            "messages",
-            customer_id="c1",
-            start=datetime(2026, 11, 1, tzinfo=NEW_YORK),
-            end=datetime(2026, 11, 3, tzinfo=NEW_YORK),
-            timezone="America/New_York",
-        )
+        report = local_days(led, NEW_YORK, (2026, 11, 1), (2026, 11, 3))
         assert spans(report) == [(utc(2026, 11, 1, 4), 25.0), (utc(2026, 11, 2, 5), 24.0)]
         assert values(report) == [7, 0]
 
@@ -94,13 +95,7 @@ class TestDaylightSaving:
         )
         assert spans(spring) == [(utc(2026, 3, 28, 23), 23.0)]
         assert values(spring) == [3]
-        autumn = led.usage(
-            "messages",
-            customer_id="c1",
-            start=datetime(2026, 10, 25, tzinfo=BERLIN),
-            end=datetime(2026, 10, 26, tzinfo=BERLIN),
-            timezone="Europe/Berlin",
-        )
+        autumn = local_days(led, BERLIN, (2026, 10, 25), (2026, 10, 26))
         assert spans(autumn) == [(utc(2026, 10, 24, 22), 25.0)]
         assert values(autumn) == [5]
 
