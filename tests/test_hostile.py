@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -192,6 +192,19 @@ CALLS: dict[str, dict[str, Any]] = {
     "claim_idempotency_key": {"key": "k9"},
     "release_idempotency_key": {"key": "used"},
     "subscribe": {"callback": print, "events": None},
+    "usage": {
+        "feature_id": "f",
+        "customer_id": "c1",
+        "entity_id": None,
+        "start": START - timedelta(days=2),
+        "end": None,
+        "bin_size": "day",
+        "timezone": "Europe/Berlin",
+        "group_by": "properties.k",
+        "filter_by": {"k": "v"},
+        "max_groups": 3,
+        "measure": "count",
+    },
 }
 BATCH_KEYS = ("customer_id", "feature_id", "value", "properties", "timestamp", "entity_id")
 
@@ -323,6 +336,16 @@ BODIES: dict[str, dict[str, Any]] = {
     "features.create": {"feature_id": "new", "name": "N", "type": "metered"},
     "features.get": {"feature_id": "f"},
     "features.list": {},
+    "events.aggregate": {
+        "feature_id": ["f", "big"],
+        "customer_id": "c1",
+        "range": "7d",
+        "group_by": "properties.k",
+        "filter_by": {"k": "v"},
+        "timezone": "Europe/Berlin",
+        "max_groups": 3,
+        "measure": "count",
+    },
 }
 HOLE = '"\\u0000hole"'  # where raw JSON text replaces a field's value
 # JSON text json.dumps cannot write (or that Python cannot read back), and what it can

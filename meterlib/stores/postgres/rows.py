@@ -26,7 +26,7 @@ import psycopg
 from attrs import evolve
 
 from meterlib.models import Counter, EventRecord, Grant, Lock
-from meterlib.stores import grant_rows, rows
+from meterlib.stores import grant_rows, rows, usage_sql
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -151,6 +151,13 @@ CREATE TABLE {s}.counters (
     PRIMARY KEY (customer_id, key)
 );
 """,
+    ),
+    (
+        3,
+        "usage_index",
+        # usage reports read one customer's events of some features over a time range
+        "CREATE INDEX events_by_customer_name ON {s}.events "
+        '(customer_id, COALESCE(feature_id, event_name), "timestamp")',
     ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
@@ -283,6 +290,8 @@ class Statements:
             f"VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))})"
         )
         self._select_events = _select(s, "events", _EVENT_COLUMNS)
+        self.events_table = f"{s}.events"  # usage reports build their select on it
+        self.overdue_owners = usage_sql.overdue_owners_sql(f"{s}.locks", "%s")
         self._events: dict[tuple[bool, ...], str] = {}
         self.get_key = f"SELECT expires_at FROM {s}.idempotency_keys WHERE idempotency_key = %s"
         self.put_key = _upsert(

@@ -141,9 +141,25 @@ def _schema_v2_counters(db: Database) -> None:
     db.executescript(SCHEMA_V2_COUNTERS)
 
 
+# Usage reports read one customer's events of some features over a time range: indexed by
+# what each event was tracked under (its feature_id, else its event_name), as they query it.
+SCHEMA_V3_USAGE_INDEX = """
+CREATE INDEX events_by_customer_name
+    ON events (customer_id, COALESCE(feature_id, event_name), timestamp);
+"""
+
+
+def _schema_v3_usage_index(db: Database) -> None:
+    db.executescript(SCHEMA_V3_USAGE_INDEX)
+
+
 # Append only: a file records the names it has applied, and a name this list lacks means the
 # file was written by a newer meterlib.
-MIGRATIONS = (("0001_initial", _schema_v1), ("0002_counters", _schema_v2_counters))
+MIGRATIONS = (
+    ("0001_initial", _schema_v1),
+    ("0002_counters", _schema_v2_counters),
+    ("0003_usage_index", _schema_v3_usage_index),
+)
 _KNOWN_MIGRATIONS = frozenset(name for name, _ in MIGRATIONS)
 
 
