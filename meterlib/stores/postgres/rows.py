@@ -152,6 +152,18 @@ CREATE TABLE {s}.counters (
 );
 """,
     ),
+    (
+        3,
+        "catalogue_version",
+        # one row (absent: 0), bumped by every update or delete of a feature: with the
+        # feature count it names a committed catalogue, which a count alone no longer does
+        """
+CREATE TABLE {s}.catalogue_version (
+    id integer PRIMARY KEY CHECK (id = 1),
+    value bigint NOT NULL
+);
+""",
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
