@@ -334,6 +334,15 @@ BODIES: dict[str, dict[str, Any]] = {
     "features.create": {"feature_id": "new", "name": "N", "type": "metered"},
     "features.get": {"feature_id": "f"},
     "features.list": {},
+    "customers.list": {"limit": 10, "search": "c", "start_cursor": ""},
+    "customers.delete": {"customer_id": "c2"},
+    "customers.advance_test_clock": {"customer_id": "c1", "frozen_time": 1_900_000_000_000},
+    "entities.list": {"customer_id": "c1", "limit": 10},
+    "entities.delete": {"customer_id": "c1", "entity_id": "e9"},
+    "features.update": {"feature_id": "f", "name": "F", "event_names": ["go"]},
+    "features.delete": {"feature_id": "pro"},
+    "subscriptions.list": {"customer_id": "c1", "entity_id": "e1", "limit": 10},
+    "purchases.list": {"customer_id": "c1", "statuses": ["active"]},
 }
 HOLE = '"\\u0000hole"'  # where raw JSON text replaces a field's value
 # JSON text json.dumps cannot write (or that Python cannot read back), and what it can

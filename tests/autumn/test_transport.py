@@ -106,6 +106,15 @@ class TestShape:
             "features.create",
             "features.get",
             "features.list",
+            "customers.list",
+            "customers.delete",
+            "customers.advance_test_clock",
+            "entities.list",
+            "entities.delete",
+            "features.update",
+            "features.delete",
+            "subscriptions.list",
+            "purchases.list",
         }
 
     def test_unknown_route(self, fake: AutumnFake) -> None:
