@@ -46,7 +46,14 @@ _USED_LOCKS = rows.select_sql("locks", rows.LOCK_COLUMNS) + " WHERE feature_id =
 _PUT_FEATURE = rows.upsert_sql("features", rows.FEATURE_COLUMNS, ("id",))
 _DELETE_FEATURE = "DELETE FROM features WHERE id = ?"
 _DELETE_ENTITY = "DELETE FROM entities WHERE customer_id = ? AND id = ?"
+# the next event seq is read from the largest event rowid (see tx.py): before events go,
+# their largest seq becomes the floor in `seqs`, so no event id is ever handed out twice
+_KEEP_EVENT_FLOOR = (
+    "INSERT INTO seqs (kind, value) SELECT 'event', ifnull(max(rowid), 0) FROM events WHERE true "
+    "ON CONFLICT (kind) DO UPDATE SET value = max(value, excluded.value)"
+)
 _DELETE_CUSTOMER = (
+    _KEEP_EVENT_FLOOR,
     "DELETE FROM customers WHERE id = ?",
     *(
         f"DELETE FROM {table} WHERE customer_id = ?"
@@ -118,7 +125,7 @@ class SQLiteCatalogueEdits:
         """`StoreSession.delete_customer`."""
         conn = self._writable()
         for sql in _DELETE_CUSTOMER:
-            conn.execute(sql, (customer_id,))
+            conn.execute(sql, (customer_id,) if "?" in sql else ())
         self._known.forget(keep_seq=True)  # it knew the customer, its grants, its locks
 
     def delete_entity(self, customer_id: str, entity_id: str) -> None:
