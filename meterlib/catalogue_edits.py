@@ -8,6 +8,7 @@ every store already writes (grants and locks that go with an entity), and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 
 from attrs import frozen
@@ -73,17 +74,50 @@ class EntityPage:
         return {"list": [e.to_dict() for e in self.entities], "next_cursor": self.next_cursor}
 
 
-class _ListsCustomers(Protocol):
+def entity_page_params(customer_id: str | None, after: tuple[str, str] | None) -> list[str]:
+    """The SQL parameters of a `page_entities` filter, in the order its WHERE names them:
+    the customer, then the key to start after (just the entity id within one customer)."""
+    params = [] if customer_id is None else [customer_id]
+    if after is not None:
+        params += [after[1]] if customer_id is not None else list(after)
+    return params
+
+
+class _Lists(Protocol):
     def list_customers(self, *, limit: int = ..., cursor: str | None = ...) -> CustomerPage: ...
+    def list_entities(
+        self, customer_id: str | None = ..., *, limit: int = ..., cursor: str | None = ...
+    ) -> EntityPage: ...
 
 
-def every_customer(ledger: _ListsCustomers) -> list[Customer]:
-    """Every customer in id order, page after page (for callers that want them all)."""
-    found: list[Customer] = []
+T = TypeVar("T")
+
+
+def _all(page_of: Callable[[str | None], tuple[tuple[T, ...], str | None]]) -> list[T]:
+    found: list[T] = []
     cursor: str | None = None
     while True:
-        page = ledger.list_customers(limit=1000, cursor=cursor)
-        found += page.customers
-        cursor = page.next_cursor
+        items, cursor = page_of(cursor)
+        found += items
         if cursor is None:
             return found
+
+
+def every_customer(ledger: _Lists) -> list[Customer]:
+    """Every customer in id order, page after page (for callers that want them all)."""
+
+    def page_of(cursor: str | None) -> tuple[tuple[Customer, ...], str | None]:
+        page = ledger.list_customers(limit=1000, cursor=cursor)
+        return page.customers, page.next_cursor
+
+    return _all(page_of)
+
+
+def every_entity(ledger: _Lists) -> list[Entity]:
+    """Every entity of every customer, in (customer id, id) order, page after page."""
+
+    def page_of(cursor: str | None) -> tuple[tuple[Entity, ...], str | None]:
+        page = ledger.list_entities(limit=1000, cursor=cursor)
+        return page.entities, page.next_cursor
+
+    return _all(page_of)

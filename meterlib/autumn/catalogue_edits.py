@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from meterlib.autumn.customers import _customer_payload, _entity_owner, _entity_payload
 from meterlib.autumn.wire import Body, invalid
-from meterlib.catalogue_edits import every_customer
+from meterlib.catalogue_edits import every_customer, every_entity
 from meterlib.clock import ManualClock
 from meterlib.errors import EntityNotFound, InvalidRequest
 from meterlib.instants import instant, to_ms
@@ -24,7 +24,6 @@ from meterlib.models import Customer, Entity
 
 if TYPE_CHECKING:
     from meterlib.autumn.call import Call
-    from meterlib.ledger import Ledger
 
 T = TypeVar("T", Customer, Entity)
 _ORG_MAX = {"customers": 1000, "entities": 5000}  # Autumn's default org maximums
@@ -117,17 +116,6 @@ def list_customers(call: Call) -> Any:
     return {"list": [_customer_payload(call, c.id, []) for c in page], "next_cursor": cursor}
 
 
-def _every_entity(ledger: Ledger) -> list[Entity]:
-    found: list[Entity] = []
-    cursor: str | None = None
-    while True:
-        page = ledger.list_entities(limit=1000, cursor=cursor)
-        found += page.entities
-        cursor = page.next_cursor
-        if cursor is None:
-            return found
-
-
 def list_entities(call: Call) -> Any:
     """`POST /v1/entities.list`: every entity, or one customer's (an unknown customer is an
     empty list, as in Autumn), newest first, `search` matching a part of the id or name."""
@@ -142,7 +130,7 @@ def list_entities(call: Call) -> Any:
             return False
         return search is None or any(search in f.casefold() for f in (e.id, e.name or ""))
 
-    page, cursor = _page(body, "entities", _every_entity(call.ledger), matches)
+    page, cursor = _page(body, "entities", every_entity(call.ledger), matches)
     return {
         "list": [_entity_payload(call.ledger, e.customer_id, e.id) for e in page],
         "next_cursor": cursor,

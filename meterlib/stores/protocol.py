@@ -136,7 +136,8 @@ class StoreSession(Protocol):
         self, *, customer_id: str | None, after: tuple[str, str] | None, limit: int
     ) -> list[Entity]:
         """At most `limit` entities (of `customer_id` only, when given) whose
-        (customer_id, id) comes after `after`, in that order."""
+        (customer_id, id) comes after `after`, in that order (with `customer_id`, `after` is
+        one of that customer's keys)."""
 
     def feature_users(self, feature_id: str) -> FeatureUsers:
         """Every grant (any customer, expired too, in seq order), entity and open lock that

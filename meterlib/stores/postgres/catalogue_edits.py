@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from meterlib.catalogue_edits import FeatureUsers
+from meterlib.catalogue_edits import FeatureUsers, entity_page_params
 from meterlib.models import Customer, Entity, Feature
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
@@ -94,14 +94,7 @@ class PostgresCatalogueEdits:
         self, *, customer_id: str | None, after: tuple[str, str] | None, limit: int
     ) -> list[Entity]:
         """`StoreSession.page_entities`."""
-        params: list[object] = [] if customer_id is None else [customer_id]
-        if after is not None:
-            params += [after[1]] if customer_id is not None else list(after)
-        if customer_id is not None and after is not None and after[0] != customer_id:
-            # a cursor of another customer's listing: before or after all of this one's
-            if after[0] > customer_id:
-                return []
-            params[-1] = ""
+        params = entity_page_params(customer_id, after)
         sql = _sql(self._sql.schema).entities[customer_id is not None, after is not None]
         return [rows.entity_from_row(r) for r in self._run(sql, (*params, limit))]
 

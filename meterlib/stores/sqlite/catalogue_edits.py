@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import TYPE_CHECKING, Any, Protocol
 
-from meterlib.catalogue_edits import FeatureUsers
+from meterlib.catalogue_edits import FeatureUsers, entity_page_params
 from meterlib.models import Customer, Entity, Feature
 from meterlib.stores import grant_rows, rows
 
@@ -86,14 +86,7 @@ class SQLiteCatalogueEdits:
         self, *, customer_id: str | None, after: tuple[str, str] | None, limit: int
     ) -> list[Entity]:
         """`StoreSession.page_entities`."""
-        params: list[object] = [] if customer_id is None else [customer_id]
-        if after is not None:
-            params += [after[1]] if customer_id is not None else list(after)
-        if customer_id is not None and after is not None and after[0] != customer_id:
-            # a cursor of another customer's listing: before or after all of this one's
-            if after[0] > customer_id:
-                return []
-            params[-1] = ""
+        params = entity_page_params(customer_id, after)
         sql = _ENTITY_PAGES[customer_id is not None, after is not None]
         found = self._conn.execute(sql, (*params, limit))
         return [rows.entity_from_row(r) for r in found]
