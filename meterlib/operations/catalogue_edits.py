@@ -9,14 +9,16 @@ them any more.
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from attrs import evolve
 
 from meterlib.catalogue_edits import CatalogueEdits, Edit, FeatureUsers
+from meterlib.controls.windows import WINDOW_PREFIX
 from meterlib.effects import Effects
 from meterlib.errors import InvalidRequest
-from meterlib.models import Feature
+from meterlib.models import Counter, Feature
 from meterlib.operations.catch_up import customer_of, entity_of, feature_of, open_working
 from meterlib.quantity import ZERO
 from meterlib.rules.context import Context
@@ -34,7 +36,10 @@ def decide_delete_entity(state: CustomerState, ctx: Context, entity_id: str) -> 
     they held from the customer's grants comes back (its events stay, a release's too)."""
     customer_of(state)
     entity_of(state, entity_id)
-    grants = Effects(deleted_grants=tuple(g.id for g in state.grants if g.entity_id == entity_id))
+    grants = Effects(
+        deleted_grants=tuple(g.id for g in state.grants if g.entity_id == entity_id),
+        counters=_emptied_windows(state, entity_id),
+    )
     edits = CatalogueEdits(deleted_entities=((state.customer_id, entity_id),))
     held = [lk for lk in state.locks if lk.entity_id == entity_id]
     if not held:
@@ -45,6 +50,17 @@ def decide_delete_entity(state: CustomerState, ctx: Context, entity_id: str) -> 
             current = working.put_locks.get(lock.lock_id, lock)
             working.settle_lock(current, final_value=ZERO, properties=None, at=ctx.now)
     return Edit(None, working.effects() | grants, edits, working.notifications())
+
+
+def _emptied_windows(state: CustomerState, entity_id: str) -> tuple[Counter, ...]:
+    """The entity's own usage windows, counting nothing again: the same id made anew starts
+    from nothing (the entity's controls load them; stores keep counters by customer)."""
+    prefix = f"{WINDOW_PREFIX}:"
+    return tuple(
+        Counter(customer_id=c.customer_id, key=c.key)
+        for c in state.counters.values()
+        if c.key.startswith(prefix) and json.loads(c.key[len(prefix) :])[0] == entity_id
+    )
 
 
 def decide_update_feature(

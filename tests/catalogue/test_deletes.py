@@ -125,3 +125,20 @@ class TestDeleteEntity:
         seeded.create_entity("acme", "seat-1")
         assert seeded.grants("acme", entity_id="seat-1") == []
         assert [e.id for e in seeded.list_entities("acme").entities] == ["seat-1"]
+
+
+class TestEntityWindows:
+    """An entity made again under a deleted one's id starts its usage windows from nothing."""
+
+    def test_windows_start_over(self, ledger: Ledger) -> None:
+        """Its own day window counted 3; the new entity of that id counts 0."""
+        limit = {"usage_limits": [{"feature_id": "messages", "limit": 10, "interval": "day"}]}
+        ledger.create("acme", "messages", included=100)
+        ledger.create_entity("acme", "seat-1")
+        ledger.update_entity("acme", "seat-1", billing_controls=limit)
+        ledger.track("acme", "messages", entity_id="seat-1", value=3)
+        assert [w.usage for w in ledger.usage_limits("acme", entity_id="seat-1")] == [3]
+        ledger.delete_entity("acme", "seat-1")
+        ledger.create_entity("acme", "seat-1")
+        ledger.update_entity("acme", "seat-1", billing_controls=limit)
+        assert [w.usage for w in ledger.usage_limits("acme", entity_id="seat-1")] == [0]
