@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from meterlib.catalogue_edits import CustomerPage, EntityPage
 from meterlib.clock import ManualClock
 from meterlib.effects import TopupRequest
 from meterlib.errors import (
@@ -50,10 +51,12 @@ __all__ = [
     "CheckResult",
     "Customer",
     "CustomerNotFound",
+    "CustomerPage",
     "Deduction",
     "DuplicateIdempotencyKey",
     "Entity",
     "EntityNotFound",
+    "EntityPage",
     "Event",
     "EventPage",
     "Feature",

@@ -13,9 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Self
 
+from meterlib import shell_catalogue as edits
 from meterlib import shell_setup as shell
 from meterlib import shell_usage, validation
-from meterlib.arguments import catalogue, grants, reports, usage
+from meterlib.arguments import catalogue, catalogue_edits, grants, reports, usage
+from meterlib.catalogue_edits import CustomerPage, EntityPage
 from meterlib.clock import Clock, system_clock
 from meterlib.models import Customer, Entity, Feature
 from meterlib.notifications import Callback, Notifier
@@ -133,10 +135,6 @@ class Ledger:
     def get_customer(self, customer_id: str) -> Customer:
         """The customer; CustomerNotFound if absent."""
         return shell.customer(self, validation.require_id(customer_id, "customer_id"))
-
-    def list_customers(self) -> list[Customer]:
-        """Every customer, in id order."""
-        return shell.customers(self)
 
     def update_customer(
         self,
@@ -425,3 +423,42 @@ class Ledger:
         `filter_by` keeps events whose properties match; `measure` "sum" or "count"."""
         args = reports.usage_args(shell.now(self), **shell.given(locals()))
         return shell_usage.native(self, args)
+
+    # --- more catalogue calls: pages, deletes, feature changes ---
+
+    def list_customers(self, *, limit: int = 100, cursor: str | None = None) -> CustomerPage:
+        """Customers in id order, a page at a time: pass `next_cursor` back for the next."""
+        return edits.customers(self, catalogue_edits.customer_page(limit, cursor))
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Remove the customer and all it owns (entities, grants, locks, counters, events);
+        the id may then be created again from nothing."""
+        edits.delete_customer(self, catalogue_edits.entity_ref(customer_id, entity=False))
+
+    def list_entities(
+        self, customer_id: str | None = None, *, limit: int = 100, cursor: str | None = None
+    ) -> EntityPage:
+        """Entities (of one customer, or of all) in (customer id, id) order, a page at a time."""
+        query = catalogue_edits.entity_page(customer_id, limit, cursor)
+        return edits.entities(self, query)
+
+    def delete_entity(self, customer_id: str, entity_id: str) -> None:
+        """Remove the entity with its own grants and the locks it holds; its events stay."""
+        edits.delete_entity(self, catalogue_edits.entity_ref(customer_id, entity_id, entity=True))
+
+    def update_feature(
+        self,
+        feature_id: str,
+        *,
+        name: str | None = None,
+        event_names: Sequence[str] | None = None,
+        credit_schema: Mapping[str, object] | None = None,
+    ) -> Feature:
+        """Replace the fields given (None keeps one); `credit_schema` only on a credit system."""
+        change = catalogue_edits.feature_change(feature_id, name, event_names, credit_schema)
+        return edits.update_feature(self, change)
+
+    def delete_feature(self, feature_id: str) -> None:
+        """Remove the feature; InvalidRequest (invalid_request) while a credit schema, a live
+        grant, an entity or an open lock uses it. Its expired grants go with it."""
+        edits.delete_feature(self, validation.require_id(feature_id, "feature_id"))

@@ -284,12 +284,6 @@ def feature(ledger: Held, feature_id: str) -> Feature:
     return detached(feature_of(features(ledger), feature_id))
 
 
-def customers(ledger: Held) -> list[Customer]:
-    """Every customer, in id order."""
-    with ledger.store.transaction(write=False) as tx:
-        return detached(tx.list_customers())
-
-
 def customer(ledger: Held, customer_id: str) -> Customer:
     """The customer (CustomerNotFound if absent)."""
     with ledger.store.transaction(write=False) as tx:

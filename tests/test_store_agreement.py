@@ -457,6 +457,31 @@ class StoreAgreement(RuleBasedStateMachine):
                 )
             )
 
+    # ---- more catalogue calls
+
+    @rule(customer=st.sampled_from(CUSTOMERS), entity=entities)
+    def delete_subject(self, customer: str, entity: str | None) -> None:
+        if entity is None:
+            self.all(lambda ledger: ledger.delete_customer(customer))
+        else:
+            self.all(lambda ledger: ledger.delete_entity(customer, entity))
+
+    @rule(
+        feature=st.sampled_from(FEATURES),
+        names=st.sampled_from([None, ["ev"], ["f_only"], ["nobody", "ev"]]),
+        delete=st.booleans(),
+    )
+    def change_feature(self, feature: str, names: list[str] | None, delete: bool) -> None:
+        if delete:
+            self.all(lambda ledger: ledger.delete_feature(feature))
+        else:
+            self.all(lambda ledger: ledger.update_feature(feature, event_names=names, name="N"))
+
+    @rule(owner=st.sampled_from([None, *CUSTOMERS]), limit=st.integers(1, 3))
+    def list_pages(self, owner: str | None, limit: int) -> None:
+        self.all(lambda ledger: ledger.list_customers(limit=limit))
+        self.all(lambda ledger: ledger.list_entities(owner, limit=limit))
+
     # ---- usage
 
     @rule(kw=track_args())

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from meterlib import balance_shapes
 from meterlib.autumn.wire import ABSENT, Body, invalid, strip_none
+from meterlib.catalogue_edits import every_customer
 from meterlib.errors import (
     CustomerNotFound,
     EntityNotFound,
@@ -310,7 +311,7 @@ def list_balances(call: Call) -> Any:
         _require_entity(call.ledger, customer_id, entity_id)
         customers = [customer_id]
     else:
-        customers = [c.id for c in call.ledger.list_customers()]
+        customers = [c.id for c in every_customer(call.ledger)]
     if feature_id is not None:
         call.ledger.get_feature(feature_id)
     rows = [

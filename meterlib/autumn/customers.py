@@ -14,6 +14,7 @@ from meterlib.autumn.billing_controls import (
     _unsupported,
 )
 from meterlib.autumn.wire import Body, invalid, strip_none
+from meterlib.catalogue_edits import every_customer
 from meterlib.errors import (
     AlreadyExists,
     CustomerNotFound,
@@ -182,7 +183,7 @@ def _entity_owner(ledger: Ledger, entity_id: str) -> str | None:
     """The customer that has an entity of this id (entities.get / update without customer_id);
     400 `entity_id_required` when several do, None when none does."""
     owners = []
-    for customer in ledger.list_customers():
+    for customer in every_customer(ledger):
         try:
             ledger.get_entity(customer.id, entity_id)
         except EntityNotFound:

@@ -121,24 +121,7 @@ def create_feature(call: Call) -> Any:
     body.choice("combine", ("sum", "max", "min"))
     body.nested("display")
     event_names = body.texts("event_names")
-    schema = None
-    if body.has("credit_schema") and body.data["credit_schema"] is not None:
-        items = body.data["credit_schema"]
-        if not isinstance(items, list):
-            invalid("credit_schema", "must be an array")
-        schema = {}
-        for i, raw in enumerate(items):
-            entry = Body(raw, path=f"credit_schema.{i}")
-            member = entry.required_text("metered_feature_id")
-            if entry.has("tiers"):
-                raise InvalidRequest(
-                    f"credit_schema.{i}.tiers: tiered credit costs are not supported by meterlib",
-                    code="invalid_request",
-                )
-            cost = entry.number("credit_cost")
-            if cost is None:
-                invalid(entry.field("credit_cost"), "Required")
-            schema[member] = cost
+    schema = credit_schema(body)
     if type_ == "ai_credit_system":
         raise InvalidRequest(
             "type: ai_credit_system features are not supported by meterlib", code="invalid_request"
@@ -159,6 +142,30 @@ def create_feature(call: Call) -> Any:
         ),
     )
     return shapes.feature(feature)
+
+
+def credit_schema(body: Body) -> dict[str, int | float] | None:
+    """The body's `credit_schema` list as {metered_feature_id: credit_cost} (None if absent);
+    a member named twice is kept as the last entry names it."""
+    if not body.has("credit_schema") or body.data["credit_schema"] is None:
+        return None
+    items = body.data["credit_schema"]
+    if not isinstance(items, list):
+        invalid("credit_schema", "must be an array")
+    schema = {}
+    for i, raw in enumerate(items):
+        entry = Body(raw, path=f"credit_schema.{i}")
+        member = entry.required_text("metered_feature_id")
+        if entry.has("tiers"):
+            raise InvalidRequest(
+                f"credit_schema.{i}.tiers: tiered credit costs are not supported by meterlib",
+                code="invalid_request",
+            )
+        cost = entry.number("credit_cost")
+        if cost is None:
+            invalid(entry.field("credit_cost"), "Required")
+        schema[member] = cost
+    return schema
 
 
 def get_feature(call: Call) -> Any:

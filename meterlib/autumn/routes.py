@@ -23,6 +23,14 @@ from meterlib.autumn.balances import (
     update_balance,
 )
 from meterlib.autumn.call import Handler
+from meterlib.autumn.catalogue_edits import (
+    advance_test_clock,
+    delete_customer,
+    delete_entity,
+    list_customers,
+    list_entities,
+    list_plans,
+)
 from meterlib.autumn.customers import (
     create_entity,
     get_customer,
@@ -31,6 +39,7 @@ from meterlib.autumn.customers import (
     update_customer,
     update_entity,
 )
+from meterlib.autumn.feature_edits import delete_feature, update_feature
 from meterlib.autumn.features_events import create_feature, get_feature, list_events, list_features
 from meterlib.errors import (
     AlreadyExists,
@@ -63,6 +72,7 @@ ERRORS: dict[tuple[type[MeterError], str | None], tuple[int, str | None]] = {
     (AlreadyExists, "feature"): (409, "duplicate_feature_id"),
     (AlreadyExists, "entity"): (409, "entity_already_exists"),
     (InvalidRequest, None): (400, None),
+    (InvalidRequest, "feature_in_use"): (409, "invalid_request"),
     (StoreError, None): (500, "internal_error"),
     (MeterError, None): (400, None),  # never a 5xx for a caller's mistake: the SDK fails open
 }
@@ -99,4 +109,14 @@ ROUTES: dict[str, Handler] = {
     "features.list": list_features,
     # --- usage reports ---
     "events.aggregate": aggregate,
+    # more catalogue calls
+    "customers.list": list_customers,
+    "customers.delete": delete_customer,
+    "customers.advance_test_clock": advance_test_clock,
+    "entities.list": list_entities,
+    "entities.delete": delete_entity,
+    "features.update": update_feature,
+    "features.delete": delete_feature,
+    "subscriptions.list": list_plans,
+    "purchases.list": list_plans,
 }

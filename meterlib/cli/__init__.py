@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import click
 
-from meterlib.cli import catalogue, commands, usage
+from meterlib.cli import catalogue, catalogue_edits, commands, usage
 from meterlib.cli.demo import build, default_start
 from meterlib.cli.exporting import export
 from meterlib.cli.importing import import_
@@ -100,6 +100,7 @@ def _check_demo_start(start: object) -> None:
         )
 
 
+assert catalogue_edits.features_delete  # its commands join catalogue's groups
 for command in (
     catalogue.features,
     catalogue.customers,

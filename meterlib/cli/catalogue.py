@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from meterlib import shapes
+from meterlib.catalogue_edits import every_customer
 from meterlib.cli import render
 from meterlib.cli.params import JSON_OBJECT, State, echo_json, pass_state
 from meterlib.ledger import Ledger
@@ -124,7 +125,7 @@ def customers_create(
 @pass_state
 def customers_list(state: State, /) -> None:
     """List customers in id order."""
-    found = state.ledger(write=False).list_customers()
+    found = every_customer(state.ledger(write=False))
     if state.as_json:
         echo_json(shapes.listing(shapes.customer(c) for c in found))
     else:

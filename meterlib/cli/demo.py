@@ -16,6 +16,7 @@ from attrs import frozen
 from dateutil.relativedelta import relativedelta
 
 from meterlib import balance_shapes
+from meterlib.catalogue_edits import every_customer
 from meterlib.cli.render import balances_text, check_text, when
 from meterlib.clock import ManualClock
 from meterlib.instants import to_ms
@@ -56,7 +57,7 @@ def default_start() -> datetime:
 
 
 def _free_customer_id(ledger: Ledger) -> str:
-    taken = {c.id for c in ledger.list_customers()}
+    taken = {c.id for c in every_customer(ledger)}
     if "acme" not in taken:
         return "acme"
     n = 2

@@ -14,6 +14,7 @@ from typing import IO, Any
 import click
 
 from meterlib import balance_shapes, shapes
+from meterlib.catalogue_edits import every_customer
 from meterlib.cli.params import State, echo_json, json_default, pass_state
 from meterlib.ledger import Ledger
 from meterlib.results import Event
@@ -27,7 +28,7 @@ def export_records(ledger: Ledger, customer_id: str | None) -> Iterator[dict[str
     for feature in ledger.list_features():
         yield {"kind": "feature", "feature": shapes.feature(feature)}
     customers = (
-        [ledger.get_customer(customer_id)] if customer_id is not None else ledger.list_customers()
+        [ledger.get_customer(customer_id)] if customer_id is not None else every_customer(ledger)
     )
     for customer in customers:
         yield {"kind": "customer", "customer": shapes.customer(customer)}

@@ -9,6 +9,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import EMPTY, CustomerState, Want
 from meterlib.stores import memory_usage
+from meterlib.stores.memory_catalogue import MemoryCatalogueEdits
 from meterlib.stores.session_adapter import (
     CatalogueMemo,
     StateReads,
@@ -50,8 +51,10 @@ def revision_of(state: _State, customer_id: str) -> int:
     return customer if customer > features else features
 
 
-class MemorySession(StateSession):
+class MemorySession(MemoryCatalogueEdits, StateSession):
     """A unit of work over a MemoryStore; every write logs how to undo itself."""
+
+    _s: _State
 
     def __init__(self, state: _State, *, write: bool) -> None:
         self._s = state

@@ -13,6 +13,7 @@ from collections.abc import Hashable, Iterable
 from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
+from meterlib.catalogue_edits import CatalogueEdits, FeatureUsers
 from meterlib.effects import Effects
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import Catalogue, CustomerState, Want
@@ -135,6 +136,38 @@ class StoreSession(Protocol):
 
     def overdue_lock_owners(self, now: int) -> list[str]:
         """The customers holding a lock whose `expires_at` is at or before `now`, in id order."""
+
+    # --- more catalogue calls: pages, feature changes, deletes ---
+    def page_customers(self, *, after: str | None, limit: int) -> list[Customer]:
+        """At most `limit` customers with an id after `after` (None: from the first), in id
+        order (code-point order)."""
+
+    def page_entities(
+        self, *, customer_id: str | None, after: tuple[str, str] | None, limit: int
+    ) -> list[Entity]:
+        """At most `limit` entities (of `customer_id` only, when given) whose
+        (customer_id, id) comes after `after`, in that order (with `customer_id`, `after` is
+        one of that customer's keys)."""
+
+    def feature_users(self, feature_id: str) -> FeatureUsers:
+        """Every grant (any customer, expired too, in seq order), entity and open lock that
+        names the feature."""
+
+    def replace_feature(self, feature: Feature) -> None:
+        """Replace the stored feature of that id (every later catalogue read sees it)."""
+
+    def delete_feature(self, feature_id: str) -> None:
+        """Remove the feature row alone."""
+
+    def delete_customer(self, customer_id: str) -> None:
+        """Remove the customer and every row it owns: entities, grants, locks, counters,
+        events (idempotency keys are not anyone's and stay)."""
+
+    def delete_entity(self, customer_id: str, entity_id: str) -> None:
+        """Remove the entity row alone."""
+
+    def apply_edits(self, edits: CatalogueEdits) -> None:
+        """Write `edits` (features replaced, features, entities and customers deleted)."""
 
 
 class Store(Protocol):

@@ -14,6 +14,7 @@ from collections.abc import Hashable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol
 
+from meterlib.catalogue_edits import CatalogueEdits
 from meterlib.effects import Effects
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import EMPTY, Catalogue, CustomerState, Want, controlled, entities_wanted
@@ -69,6 +70,10 @@ class _Rows(Protocol):
     def _revision(self, customer_id: str) -> Hashable | None: ...
     def catalogue(self) -> Catalogue: ...
     def reserve(self, kind: str, count: int) -> tuple[int, ...]: ...
+    def replace_feature(self, feature: Feature) -> None: ...
+    def delete_feature(self, feature_id: str) -> None: ...
+    def delete_customer(self, customer_id: str) -> None: ...
+    def delete_entity(self, customer_id: str, entity_id: str) -> None: ...
 
 
 class StateSession:
@@ -165,6 +170,17 @@ class StateSession:
             self.put_counters(effects.counters)
         for key, until in effects.claims:
             self.put_idempotency_key(key, until)
+
+    def apply_edits(self: _Rows, edits: CatalogueEdits) -> None:
+        """Write `edits`: features replaced, then features, entities, customers deleted."""
+        for feature in edits.features:
+            self.replace_feature(feature)
+        for feature_id in edits.deleted_features:
+            self.delete_feature(feature_id)
+        for customer_id, entity_id in edits.deleted_entities:
+            self.delete_entity(customer_id, entity_id)
+        for customer_id in edits.deleted_customers:
+            self.delete_customer(customer_id)
 
 
 class _Loads(Protocol):

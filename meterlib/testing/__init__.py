@@ -6,8 +6,8 @@ collects (`class TestMyStore(StoreContract)` for pytest), and every rule of
 `meterlib.stores.protocol` runs against your store.
 
 The contract is in parts, one mixin a module: `contract` (the `make_store()` hook and the
-round trips), `contract_tx` (listings, sequences, transactions); `builders` makes the values
-they write.
+round trips), `contract_tx` (listings, sequences, transactions), `contract_catalogue` (pages
+and catalogue edits); `builders` makes the values they write.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from meterlib.testing.builders import (
     seqs,
 )
 from meterlib.testing.contract import Contract, RoundTrips
+from meterlib.testing.contract_catalogue import CatalogueEditing
 from meterlib.testing.contract_tx import Transactions
 
 __all__ = [
@@ -47,5 +48,5 @@ __all__ = [
 ]
 
 
-class StoreContract(RoundTrips, Transactions):
+class StoreContract(RoundTrips, Transactions, CatalogueEditing):
     """Every rule of the store protocol, as tests; subclasses provide `make_store()`."""

@@ -161,7 +161,7 @@ class TestCustomersUpdate:
             call("customers.update", customer_id="nobody", billing_controls={"spend_limits": []})
         assert api_error(info)[0] == 404
         assert api_error(info)[1]["code"] == "customer_not_found"
-        assert [c.id for c in fake.ledger.list_customers()] == ["c1"]
+        assert [c.id for c in fake.ledger.list_customers().customers] == ["c1"]
 
     def test_bad_entry_changes_nothing(
         self, fake: AutumnFake, call: Call, api_error: ApiError
@@ -269,7 +269,7 @@ class TestGetOrCreate:
         status, body = api_error(info)
         assert (status, body["code"]) == (400, "invalid_inputs")
         assert body["message"].startswith("billing_controls.usage_limits[0].limit:")
-        assert [c.id for c in fake.ledger.list_customers()] == ["c1"]
+        assert [c.id for c in fake.ledger.list_customers().customers] == ["c1"]
 
     def test_unknown_key_creates_nothing(self, fake: AutumnFake, api_error: ApiError) -> None:
         """An unmodelled key is refused before the customer is created, too."""
@@ -279,7 +279,7 @@ class TestGetOrCreate:
                 billing_controls={"usage_alerts": [{**ALERT_80, "basis": "included"}]},
             )
         assert api_error(info)[:1] == (400,)
-        assert [c.id for c in fake.ledger.list_customers()] == ["c1"]
+        assert [c.id for c in fake.ledger.list_customers().customers] == ["c1"]
 
     def test_existing_customer_keeps_its_controls(self, fake: AutumnFake, call: Call) -> None:
         """For an existing customer the controls sent are checked but not applied."""
@@ -533,7 +533,7 @@ class TestEntities:
             call("entities.create", **args)
         status, body = api_error(info)
         assert (status, body["code"]) == expected
-        assert [c.id for c in seats.ledger.list_customers()] == ["c1"]
+        assert [c.id for c in seats.ledger.list_customers().customers] == ["c1"]
 
     def test_create_existing(self, seats: AutumnFake, api_error: ApiError) -> None:
         """An entity id already used by the customer is a 409 entity_already_exists."""
@@ -600,7 +600,10 @@ class TestNoServerErrors:
     )
     def test_any_controls(self, seats: AutumnFake, operation: str, controls: Any) -> None:
         """A 4xx leaves customers, entities and controls exactly as they were."""
-        before = [(c, seats.ledger.get_entity("c1", "e1")) for c in seats.ledger.list_customers()]
+        before = [
+            (c, seats.ledger.get_entity("c1", "e1"))
+            for c in seats.ledger.list_customers().customers
+        ]
         request = {
             "customer_id": "c2" if operation == "entities.create" else "c1",
             "entity_id": "e1",
@@ -612,6 +615,7 @@ class TestNoServerErrors:
         json.dumps(payload)
         if status != 200:
             after = [
-                (c, seats.ledger.get_entity("c1", "e1")) for c in seats.ledger.list_customers()
+                (c, seats.ledger.get_entity("c1", "e1"))
+                for c in seats.ledger.list_customers().customers
             ]
             assert after == before

@@ -57,7 +57,7 @@ class TestFixture:
         assert isinstance(autumn_fake.clock, ManualClock)
         assert autumn_fake.ledger.clock is autumn_fake.clock
         assert autumn_fake.ledger.list_features() == []
-        assert autumn_fake.ledger.list_customers() == []
+        assert autumn_fake.ledger.list_customers().customers == ()
         assert autumn_fake.autumn.features.list().list == []
 
     def test_advance(self, autumn_fake: AutumnFake) -> None:
@@ -105,7 +105,7 @@ class TestPlugin:
             ".balance.remaining == 1\n"
             "\n"
             "def test_two(autumn_fake):\n"
-            "    assert autumn_fake.ledger.list_customers() == []\n"
+            "    assert autumn_fake.ledger.list_customers().customers == ()\n"
         )
         text = (ROOT / "docs" / "autumn.md").read_text()
         match = re.search(r"<!-- example: (\S+) -->\n```python\n(.*?)```", text, re.DOTALL)

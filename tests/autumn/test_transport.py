@@ -107,6 +107,15 @@ class TestShape:
             "features.get",
             "features.list",
             "events.aggregate",
+            "customers.list",
+            "customers.delete",
+            "customers.advance_test_clock",
+            "entities.list",
+            "entities.delete",
+            "features.update",
+            "features.delete",
+            "subscriptions.list",
+            "purchases.list",
         }
 
     def test_unknown_route(self, fake: AutumnFake) -> None:

@@ -241,7 +241,7 @@ class TestReturnedObjectsAreCopies:
         got.metadata["plan"]["seats"] = 98
         got.metadata["added"] = True
         got.billing_controls["spend_limits"] = [{"feature_id": "x"}]
-        ledger.list_customers()[0].metadata.clear()
+        ledger.list_customers().customers[0].metadata.clear()
         again = ledger.get_customer("cus_1")
         assert again.metadata == {"plan": {"seats": 3}}
         assert again.billing_controls == {}

@@ -3,8 +3,9 @@
 The statement has one column per part of a `CustomerState`: each table's rows as one JSON
 array of arrays, every cell what the row converters of `meterlib.stores.rows` take (numerics
 and the json/jsonb columns as their text, so amounts and the callers' dicts come back digit
-for digit and key for key). The catalogue comes back only when its row count differs from
-the one the store knows (features are never deleted, so the count names a committed set);
+for digit and key for key). The catalogue comes back only when its key differs from
+the one the store knows (the count and the catalogue's change number, bumped by every
+update or delete of a feature, name a committed set);
 the sequence numbers the operation needs are taken in the same statement.
 
 The advisory locks are NOT taken in here: a statement reads the rows committed when it
@@ -35,7 +36,8 @@ _AS_TEXT = frozenset(
     )
 )  # fmt: skip
 _NONE = "NULL::json"
-Known = tuple[int, Catalogue]  # a feature count and the catalogue of that many features
+Known = tuple[int, Catalogue]  # a catalogue key (count + change number) and its catalogue
+CHANGE_FACTOR = 2**32  # the key: feature count + this x the catalogue's change number
 
 
 def _row(alias: str, columns: Sequence[str]) -> str:
@@ -104,8 +106,11 @@ class Loader:
             f"FROM {s}.idempotency_keys i WHERE i.idempotency_key = ANY(%(k)s))"
             if keys
             else _NONE,
-            f"(SELECT json_agg({feature} ORDER BY f.seq, f.id) FROM {s}.features f "
-            f"WHERE (SELECT count(*) FROM {s}.features) <> %(n)s)",
+            # the catalogue's key: its count and change number (see catalogue_version)
+            f"(SELECT json_build_array(q.n, (SELECT json_agg({feature} ORDER BY f.seq, f.id) "
+            f"FROM {s}.features f)) FROM (SELECT (SELECT count(*) FROM {s}.features) + "
+            f"{CHANGE_FACTOR} * coalesce((SELECT value FROM {s}.catalogue_version), 0) AS n) q "
+            "WHERE q.n <> %(n)s)",
         ]
         for i, kind in enumerate(kinds):
             name = pg.sequence_name(self._schema, kind).replace("'", "''")
@@ -150,13 +155,12 @@ class Loader:
 
     def _catalogue(self, features: str | None, known: Known | None) -> Catalogue:
         if features is None and known is not None and known[0] >= 0:
-            return known[1]  # the count the statement was given still holds
-        listed = (
-            [] if features is None else [rows.feature_from_row(r) for r in json.loads(features)]
-        )
+            return known[1]  # the key the statement was given still holds
+        key, found = (-1, None) if features is None else json.loads(features)
+        listed = [] if found is None else [rows.feature_from_row(r) for r in found]
         catalogue = Catalogue(listed)
-        if known is not None:  # what this transaction read is committed: keep it for all
-            self.known = (len(listed), catalogue)
+        if known is not None and key >= 0:  # what this transaction read is committed: keep it
+            self.known = (key, catalogue)
         return catalogue
 
 

@@ -159,6 +159,18 @@ CREATE TABLE {s}.counters (
         "CREATE INDEX events_by_customer_name ON {s}.events "
         '(customer_id, COALESCE(feature_id, event_name), "timestamp")',
     ),
+    (
+        4,
+        "catalogue_version",
+        # one row (absent: 0), bumped by every update or delete of a feature: with the
+        # feature count it names a committed catalogue, which a count alone no longer does
+        """
+CREATE TABLE {s}.catalogue_version (
+    id integer PRIMARY KEY CHECK (id = 1),
+    value bigint NOT NULL
+);
+""",
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

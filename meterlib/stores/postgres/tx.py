@@ -20,6 +20,7 @@ from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Gra
 from meterlib.state import CustomerState, Want
 from meterlib.stores import rows, usage_sql
 from meterlib.stores.postgres import rows as pg
+from meterlib.stores.postgres.catalogue_edits import PostgresCatalogueEdits
 from meterlib.stores.postgres.load import Loader
 from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Owner, Slot, Step, exchange
 from meterlib.stores.postgres.writes import owners, write_steps
@@ -33,7 +34,7 @@ class _Owner(Owner, Protocol):
     _loader: Loader
 
 
-class PostgresSession(StateSession):
+class PostgresSession(PostgresCatalogueEdits, StateSession):
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_locked", "_slot", "_sql", "_store", "_write")

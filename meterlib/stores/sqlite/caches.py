@@ -1,6 +1,7 @@
 """What SQLiteStore remembers between statements, and why each memory can never answer wrongly.
 
-* `FeatureCache`: the features, shared by a store's connections, checked by their count.
+* `FeatureCache`: the features, shared by a store's connections, checked by their count and
+  the catalogue's change number.
 * `GrantCache`: the Grant each grant row decoded to, used only for that very row.
 * `Known`: what one connection has read of the file, used only while no other connection
   has committed (SQLite's `PRAGMA data_version` says so) and kept current by the
@@ -19,19 +20,22 @@ from meterlib.stores.session_adapter import CatalogueMemo
 class FeatureCache:
     """The features as last read, shared by a store's connections.
 
-    Features are never deleted, so the row count tells whether the cache is current. A
-    rollback must empty it (`clear`) before it runs: it may undo rows the cache holds.
+    The row count and the catalogue's change number (bumped by every update or delete of
+    a feature) tell whether the cache is current. A rollback must empty it (`clear`) before
+    it runs: it may undo rows the cache holds.
     """
 
-    __slots__ = ("catalogue", "features")
+    __slots__ = ("catalogue", "features", "key")
 
     def __init__(self) -> None:
         self.features: tuple[Feature, ...] = ()
+        self.key: tuple[int, ...] | None = None  # (count, change number) of `features`
         self.catalogue = CatalogueMemo()  # the Catalogue of the features last listed
 
     def clear(self) -> None:
         """Forget the features read."""
         self.features = ()
+        self.key = None
 
 
 class GrantCache:

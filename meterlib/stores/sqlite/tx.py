@@ -10,12 +10,12 @@ from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Gra
 from meterlib.stores import grant_rows, rows, usage_sql
 from meterlib.stores.session_adapter import CatalogueMemo, StateSession
 from meterlib.stores.sqlite.caches import FeatureCache, GrantCache, Known
+from meterlib.stores.sqlite.catalogue_edits import FEATURES_KEY, SQLiteCatalogueEdits
 from meterlib.usage_rows import UsageQuery, UsageRow
 
 _SELECT_FEATURE = rows.select_sql("features", rows.FEATURE_COLUMNS)
 _GET_FEATURE = _SELECT_FEATURE + " WHERE id = ?"
 _LIST_FEATURES = _SELECT_FEATURE + " ORDER BY seq"
-_COUNT_FEATURES = "SELECT count(*) FROM features"
 _PUT_FEATURE = rows.upsert_sql("features", rows.FEATURE_COLUMNS, ("id",))
 _SELECT_CUSTOMER = rows.select_sql("customers", rows.CUSTOMER_COLUMNS)
 # the customer and whether it holds a lock: loading a customer's balances lists its locks,
@@ -122,7 +122,7 @@ class _Ended:
 _ENDED = _Ended()
 
 
-class SQLiteSession(StateSession):
+class SQLiteSession(SQLiteCatalogueEdits, StateSession):
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_conn", "_features", "_grants", "_known", "_write")
@@ -177,15 +177,17 @@ class SQLiteSession(StateSession):
         return None if row is None else rows.feature_from_row(row)
 
     def list_features(self) -> list[Feature]:
-        """Every feature, in `seq` order (read again only when their number changed)."""
+        """Every feature, in `seq` order (read again only when their count or the catalogue's
+        change number moved)."""
         known = self._known
         if known.features is not None:
             return list(known.features)
-        count = self._conn.execute(_COUNT_FEATURES).fetchone()[0]
-        cached = self._features.features  # read after the count: see FeatureCache
-        if len(cached) != count:
+        key = tuple(self._conn.execute(FEATURES_KEY).fetchone())
+        cache = self._features
+        cached = cache.features  # read after the key: see FeatureCache
+        if cache.key != key:
             cached = tuple(rows.feature_from_row(r) for r in self._conn.execute(_LIST_FEATURES))
-            self._features.features = cached
+            cache.features, cache.key = cached, key
         known.features = cached
         return list(cached)
 
