@@ -85,7 +85,8 @@ MODULES: dict[str, list[str]] = {
 SHORT = {key.rsplit(".", 1)[-1]: key for key in MODULES} | {"resets_lots": "rules.rollovers"}
 SHORT |= {"views": "rules.balances"}
 # one store is enough for rules; hypothesis keeps its own example budget
-PYTEST_ARGS = ["-k", "not sqlite and not postgres", "-x", "-q", "-n", "0"]  # one process: mutmut reads which tests reach a mutant from it
+# "-n 0": one process, from which mutmut reads which tests reach a mutant
+PYTEST_ARGS = ["-k", "not sqlite and not postgres", "-x", "-q", "-n", "0"]
 OUTCOMES = ("killed", "survived", "equivalent", "no tests", "timeout", "not checked", "other")
 
 
