@@ -1,6 +1,8 @@
 """The Ledger: Autumn's create / update / check / track over a store, one transaction a call.
 
-Each public method parses its arguments first (`meterlib.arguments`: nothing is read or
+The catalogue calls are in `meterlib.ledger_catalogue`, the calls over recorded events in
+`meterlib.ledger_records` (parts of this class, by API.md's sections). Each public method
+parses its arguments first (`meterlib.arguments`: nothing is read or
 written for bad input), then makes one call into the shell (`meterlib.shell_setup`), which
 loads the customer's state in one store call, lets a pure decision of `operations/` work out
 the result and the effects, and applies them in one store call (`meterlib.operation`). An
@@ -13,19 +15,17 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, Self
 
-from meterlib import shell_catalogue as edits
 from meterlib import shell_setup as shell
-from meterlib import shell_usage, validation
-from meterlib.arguments import catalogue, catalogue_edits, grants, reports, usage
-from meterlib.catalogue_edits import CustomerPage, EntityPage
+from meterlib import validation
+from meterlib.arguments import catalogue, grants, usage
 from meterlib.clock import Clock, system_clock
-from meterlib.models import Customer, Entity, Feature
+from meterlib.ledger_catalogue import CatalogueCalls
+from meterlib.ledger_records import RecordCalls
 from meterlib.notifications import Callback, Notifier
 from meterlib.operation import ApproveTopup, single
-from meterlib.operations import customers, reads
+from meterlib.operations import reads
 from meterlib.operations.creation import decide_create
 from meterlib.operations.deletion import decide_delete
-from meterlib.operations.features import decide_create_feature
 from meterlib.operations.track import (
     decide_batch,
     decide_track,
@@ -37,17 +37,15 @@ from meterlib.operations.updates import decide_update
 from meterlib.results import (
     Balance,
     CheckResult,
-    EventPage,
     Flag,
     GrantRow,
     TrackResult,
     UsageWindow,
 )
 from meterlib.stores.protocol import Store
-from meterlib.usage_results import UsageReport
 
 
-class Ledger:
+class Ledger(CatalogueCalls, RecordCalls):
     """Per-customer feature balances with Autumn's semantics, in-process.
 
     `Ledger(store, clock=...)`; defaults: a fresh MemoryStore, the system clock. Settings:
@@ -97,93 +95,6 @@ class Ledger:
         """Call `callback(notification)` after each commit that set off a notification of one
         of `events` (None: every type); returns a function that unsubscribes."""
         return self._notifier.subscribe(callback, events=events)
-
-    def create_feature(
-        self,
-        feature_id: str,
-        *,
-        name: str | None = None,
-        type: str = "metered",
-        consumable: bool = True,
-        event_names: Sequence[str] = (),
-        credit_schema: Mapping[str, object] | None = None,
-    ) -> Feature:
-        """Add a feature to the catalogue; AlreadyExists if the id is taken."""
-        args = catalogue.feature_args(**shell.given(locals()))
-        return shell.detached(shell.write_catalogue(self, decide_create_feature, args))
-
-    def get_feature(self, feature_id: str) -> Feature:
-        """The feature; FeatureNotFound if it is not in the catalogue."""
-        return shell.feature(self, validation.require_id(feature_id, "feature_id"))
-
-    def list_features(self) -> list[Feature]:
-        """Every feature, in the order they were created."""
-        return shell.detached(list(shell.features(self).ordered))
-
-    def create_customer(
-        self,
-        customer_id: str,
-        *,
-        name: str | None = None,
-        email: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-    ) -> Customer:
-        """The customer, created if it does not exist yet (an existing one is returned as is)."""
-        args = catalogue.customer_args(customer_id, name, email, metadata, update=False)
-        return shell.copy_written(self, customers.decide_create_customer, args)
-
-    def get_customer(self, customer_id: str) -> Customer:
-        """The customer; CustomerNotFound if absent."""
-        return shell.customer(self, validation.require_id(customer_id, "customer_id"))
-
-    def update_customer(
-        self,
-        customer_id: str,
-        *,
-        name: str | None = None,
-        email: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        billing_controls: Mapping[str, Any] | None = None,
-    ) -> Customer:
-        """Change a customer's name, email, metadata or billing controls (None keeps a field).
-
-        `billing_controls` is patched per key as in Autumn: a key given replaces its whole
-        list (`[]` clears it), a key left out is kept. Enabling an auto top-up runs it at
-        once if the balance is already at its threshold (the first such feature only).
-        """
-        args = catalogue.customer_args(
-            customer_id, name, email, metadata, billing_controls, update=True
-        )
-        return shell.copy_written(self, customers.decide_update_customer, args)
-
-    def create_entity(
-        self,
-        customer_id: str,
-        entity_id: str,
-        *,
-        feature_id: str | None = None,
-        name: str | None = None,
-    ) -> Entity:
-        """The customer's entity, created if it does not exist yet."""
-        args = catalogue.entity_args(customer_id, entity_id, feature_id, name)
-        return shell.copy_written(self, customers.decide_create_entity, args)
-
-    def get_entity(self, customer_id: str, entity_id: str) -> Entity:
-        """The entity; CustomerNotFound / EntityNotFound if absent."""
-        customer_id = validation.require_id(customer_id, "customer_id")
-        return shell.entity(self, customer_id, validation.require_id(entity_id, "entity_id"))
-
-    def update_entity(
-        self,
-        customer_id: str,
-        entity_id: str,
-        *,
-        billing_controls: Mapping[str, Any] | None = None,
-    ) -> Entity:
-        """Change an entity's billing controls, patched per key as `update_customer` does
-        (an entity takes every key but `auto_topups`)."""
-        args = catalogue.entity_args(customer_id, entity_id, billing_controls=billing_controls)
-        return shell.copy_written(self, customers.decide_update_entity, args)
 
     def create(
         self,
@@ -342,21 +253,6 @@ class Ledger:
         """Settle a lock: "confirm" keeps what it held (or `override_value`); "release" frees it."""
         shell.finalize(self, usage.finalize_args(lock_id, action, override_value, properties))
 
-    def events(
-        self,
-        customer_id: str | None = None,
-        *,
-        feature_id: str | None = None,
-        entity_id: str | None = None,
-        start: object = None,
-        end: object = None,
-        limit: int = 100,
-        cursor: str | None = None,
-    ) -> EventPage:
-        """Recorded events, newest first, a page at a time (`start` inclusive, `end` exclusive)."""
-        query = usage.event_query(customer_id, feature_id, entity_id, start, end, limit, cursor)
-        return shell.events(self, query)
-
     def balance(
         self, customer_id: str, feature_id: str, *, entity_id: str | None = None
     ) -> Balance | None:
@@ -397,68 +293,3 @@ class Ledger:
         """
         want = catalogue.subject(customer_id, entity_id)
         return shell.read_subject(self, want, reads.usage_limits)
-
-    # --- usage reports ---
-
-    def usage(
-        self,
-        feature_id: str | Sequence[str],
-        *,
-        customer_id: str | None = None,
-        entity_id: str | None = None,
-        start: object = None,
-        end: object = None,
-        bin_size: str = "day",
-        timezone: str = "UTC",
-        group_by: str | None = None,
-        filter_by: Mapping[str, str] | None = None,
-        max_groups: int = 9,
-        measure: str = "sum",
-    ) -> UsageReport:
-        """Recorded usage of one feature (or several) in bins from `start` to `end` (default:
-        the 30 days up to now): "hour" (UTC hours), "day", "week" (from Monday) or "month"
-        bins starting at `timezone`'s midnights, every bin present; events in `[start, end)`
-        counted in the bin holding them. `group_by` ("properties.<key>", "$customer_id",
-        "$entity_id") keeps the `max_groups` largest groups of each bin, the rest as "Other";
-        `filter_by` keeps events whose properties match; `measure` "sum" or "count"."""
-        args = reports.usage_args(shell.now(self), **shell.given(locals()))
-        return shell_usage.native(self, args)
-
-    # --- more catalogue calls: pages, deletes, feature changes ---
-
-    def list_customers(self, *, limit: int = 100, cursor: str | None = None) -> CustomerPage:
-        """Customers in id order, a page at a time: pass `next_cursor` back for the next."""
-        return edits.customers(self, catalogue_edits.customer_page(limit, cursor))
-
-    def delete_customer(self, customer_id: str) -> None:
-        """Remove the customer and all it owns (entities, grants, locks, counters, events);
-        the id may then be created again from nothing."""
-        edits.delete_customer(self, catalogue_edits.entity_ref(customer_id, entity=False))
-
-    def list_entities(
-        self, customer_id: str | None = None, *, limit: int = 100, cursor: str | None = None
-    ) -> EntityPage:
-        """Entities (of one customer, or of all) in (customer id, id) order, a page at a time."""
-        query = catalogue_edits.entity_page(customer_id, limit, cursor)
-        return edits.entities(self, query)
-
-    def delete_entity(self, customer_id: str, entity_id: str) -> None:
-        """Remove the entity with its own grants and the locks it holds; its events stay."""
-        edits.delete_entity(self, catalogue_edits.entity_ref(customer_id, entity_id, entity=True))
-
-    def update_feature(
-        self,
-        feature_id: str,
-        *,
-        name: str | None = None,
-        event_names: Sequence[str] | None = None,
-        credit_schema: Mapping[str, object] | None = None,
-    ) -> Feature:
-        """Replace the fields given (None keeps one); `credit_schema` only on a credit system."""
-        change = catalogue_edits.feature_change(feature_id, name, event_names, credit_schema)
-        return edits.update_feature(self, change)
-
-    def delete_feature(self, feature_id: str) -> None:
-        """Remove the feature; InvalidRequest (invalid_request) while a credit schema, a live
-        grant, an entity or an open lock uses it. Its expired grants go with it."""
-        edits.delete_feature(self, validation.require_id(feature_id, "feature_id"))

@@ -19,7 +19,7 @@ from meterlib.notifications import Outbox
 from meterlib.operations import catalogue_edits as decide
 from meterlib.quantity import exact_arithmetic
 from meterlib.rules.context import Context
-from meterlib.shell_setup import Held, context, detached, now
+from meterlib.shell_setup import Holds, context, detached, now
 from meterlib.state import Catalogue
 from meterlib.stores.protocol import StoreSession
 
@@ -28,7 +28,7 @@ S = TypeVar("S")
 
 
 def edit(
-    ledger: Held,
+    ledger: Holds,
     load: Callable[[StoreSession], S],
     decide: Callable[[S, Context], Edit[R]],
 ) -> R:
@@ -48,7 +48,7 @@ def edit(
     return made.result
 
 
-def delete_customer(ledger: Held, ref: EntityRef) -> None:
+def delete_customer(ledger: Holds, ref: EntityRef) -> None:
     """The customer and all it owns removed."""
     edit(
         ledger,
@@ -57,7 +57,7 @@ def delete_customer(ledger: Held, ref: EntityRef) -> None:
     )
 
 
-def delete_entity(ledger: Held, ref: EntityRef) -> None:
+def delete_entity(ledger: Holds, ref: EntityRef) -> None:
     """The entity, its grants and its locks removed."""
     entity_id = ref.entity_id
     assert entity_id is not None
@@ -68,7 +68,7 @@ def delete_entity(ledger: Held, ref: EntityRef) -> None:
     )
 
 
-def update_feature(ledger: Held, change: FeatureChange) -> Feature:
+def update_feature(ledger: Holds, change: FeatureChange) -> Feature:
     """The feature with the fields given replaced."""
 
     def decided(catalogue: Catalogue, _: Context) -> Edit[Feature]:
@@ -83,7 +83,7 @@ def update_feature(ledger: Held, change: FeatureChange) -> Feature:
     return detached(edit(ledger, lambda tx: tx.catalogue(), decided))
 
 
-def delete_feature(ledger: Held, feature_id: str) -> None:
+def delete_feature(ledger: Holds, feature_id: str) -> None:
     """The feature removed, unless something live uses it."""
     edit(
         ledger,
@@ -92,7 +92,7 @@ def delete_feature(ledger: Held, feature_id: str) -> None:
     )
 
 
-def customers(ledger: Held, query: PageQuery) -> CustomerPage:
+def customers(ledger: Holds, query: PageQuery) -> CustomerPage:
     """A page of customers in id order."""
     after = None if query.after is None else query.after[0]
     with ledger.store.transaction(write=False) as tx:
@@ -105,7 +105,7 @@ def customers(ledger: Held, query: PageQuery) -> CustomerPage:
     )
 
 
-def entities(ledger: Held, query: PageQuery) -> EntityPage:
+def entities(ledger: Holds, query: PageQuery) -> EntityPage:
     """A page of entities in (customer id, entity id) order (CustomerNotFound for an
     unknown customer named)."""
     after = None if query.after is None else (query.after[0], query.after[1])

@@ -41,8 +41,10 @@ T = TypeVar("T")
 NO_ANSWERS: Mapping[TopupRequest, str | None] = {}
 
 
-class Held(Protocol):
-    """What the shell reads from a Ledger."""
+class Holds:
+    """What the shell reads from a Ledger: the Ledger's base, so that its parts in other
+    modules (`meterlib.ledger_catalogue`, `meterlib.ledger_records`) know it too.
+    `Ledger.__init__` sets it."""
 
     store: Store
     clock: Clock
@@ -94,7 +96,7 @@ def opened(url: object) -> Store:
     return open_store(url)
 
 
-def now(ledger: Held) -> int:
+def now(ledger: Holds) -> int:
     """The Ledger's clock, read once per call."""
     return read_clock(ledger.clock)
 
@@ -106,7 +108,7 @@ def detached(value: T) -> T:
     return copy.deepcopy(value)
 
 
-def context(ledger: Held, at: int, *, notify: bool = True) -> Context:
+def context(ledger: Holds, at: int, *, notify: bool = True) -> Context:
     """What a decision reads besides the state: `notify` when it may set off notifications."""
     return Context(
         at,
@@ -119,7 +121,7 @@ def context(ledger: Held, at: int, *, notify: bool = True) -> Context:
 
 
 def write(
-    ledger: Held,
+    ledger: Holds,
     wants: Sequence[Want],
     decide: Callable[[Sequence[CustomerState], Context], Decision[R]],
     at: int,
@@ -151,21 +153,21 @@ def given(local: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_one(
-    ledger: Held, decide: Callable[[CustomerState, Context, A], Decision[R]], args: A
+    ledger: Holds, decide: Callable[[CustomerState, Context, A], Decision[R]], args: A
 ) -> R:
     """`write` of the one customer `args` name, deciding with `args`, at the clock's now."""
     return write(ledger, (args.want(),), operation.single(decide, args), now(ledger))
 
 
 def copy_written(
-    ledger: Held, decide: Callable[[CustomerState, Context, A], Decision[R]], args: A
+    ledger: Holds, decide: Callable[[CustomerState, Context, A], Decision[R]], args: A
 ) -> R:
     """`write_one`, its result a copy the caller may change (`detached`)."""
     return detached(write_one(ledger, decide, args))
 
 
 def write_catalogue(
-    ledger: Held, decide: Callable[[Catalogue, Context, T], Decision[R]], args: T
+    ledger: Holds, decide: Callable[[Catalogue, Context, T], Decision[R]], args: T
 ) -> R:
     """The catalogue → decide → apply in one write transaction (no customer is loaded)."""
     ctx = context(ledger, now(ledger), notify=False)
@@ -177,7 +179,7 @@ def write_catalogue(
     return decision.result
 
 
-def read(ledger: Held, want: Want, decide: Callable[[CustomerState, Context], R]) -> R:
+def read(ledger: Holds, want: Want, decide: Callable[[CustomerState, Context], R]) -> R:
     """One `Store.read` and a decision over it; a lock found overdue is then released."""
     ctx = context(ledger, now(ledger), notify=False)
     with exact_arithmetic():
@@ -187,20 +189,20 @@ def read(ledger: Held, want: Want, decide: Callable[[CustomerState, Context], R]
     return result
 
 
-def read_subject(ledger: Held, want: Want, decide: Callable[..., R], **given: object) -> R:
+def read_subject(ledger: Holds, want: Want, decide: Callable[..., R], **given: object) -> R:
     """`read` of the subject `want` names: `decide(state, ctx, entity_id=..., **given)`."""
     entity_id = want.entity_ids[0] if want.entity_ids else None
     return read(ledger, want, partial(decide, entity_id=entity_id, **given))
 
 
-def release_overdue(ledger: Held, state: CustomerState, at: int) -> None:
+def release_overdue(ledger: Holds, state: CustomerState, at: int) -> None:
     """Record the release of the locks a read found past their expiry (`operations.expiry`),
     in a write of its own: the answer already counted them released."""
     if expiry.overdue(state, at) and not getattr(ledger.store, "read_only", False):
         write(ledger, (Want(state.customer_id),), operation.single(expiry.decide_release, None), at)
 
 
-def release_overdue_of(ledger: Held, at: int, customer_id: str | None = None) -> None:
+def release_overdue_of(ledger: Holds, at: int, customer_id: str | None = None) -> None:
     """Record the release of every lock past its expiry at `at` (`customer_id`'s only, when
     given): what reads of recorded events (listings, reports) do first. A read-only file
     cannot record it: it is read as it is."""
@@ -214,7 +216,7 @@ def release_overdue_of(ledger: Held, at: int, customer_id: str | None = None) ->
             write(ledger, (Want(owner),), release, at)
 
 
-def check(ledger: Held, args: checking.CheckArgs, deducting: bool, at: int) -> CheckResult:
+def check(ledger: Holds, args: checking.CheckArgs, deducting: bool, at: int) -> CheckResult:
     """A deducting check writes; the plain one (in front of every gated request) reads, and
     is answered again while its customer is unchanged."""
     customer_id, entity_id = args.customer_id, args.entity_id
@@ -243,7 +245,7 @@ def check(ledger: Held, args: checking.CheckArgs, deducting: bool, at: int) -> C
     return decision.result
 
 
-def finalize(ledger: Held, args: FinalizeArgs) -> None:
+def finalize(ledger: Holds, args: FinalizeArgs) -> None:
     """Settle a lock: its owner is found, then loaded with the lock, in one transaction."""
     ctx = context(ledger, now(ledger))
     store, notifier = ledger.store, ledger._notifier
@@ -259,7 +261,7 @@ def finalize(ledger: Held, args: FinalizeArgs) -> None:
         outbox.extend(decision.notifications)
 
 
-def claim_key(ledger: Held, stored: str) -> None:
+def claim_key(ledger: Holds, stored: str) -> None:
     """Claim the idempotency key `stored` for a day of clock time (DuplicateIdempotencyKey)."""
     at = now(ledger)
     with ledger.store.transaction(write=True) as tx:
@@ -267,24 +269,24 @@ def claim_key(ledger: Held, stored: str) -> None:
         tx.apply(Effects(claims=(idempotency.claim(state.claims, stored, at),)))
 
 
-def release_key(ledger: Held, stored: str) -> None:
+def release_key(ledger: Holds, stored: str) -> None:
     """Forget the claim of `stored`."""
     with ledger.store.transaction(write=True) as tx:
         tx.apply(Effects(claims=((stored, 0),)))
 
 
-def features(ledger: Held) -> Catalogue:
+def features(ledger: Holds) -> Catalogue:
     """The catalogue as the store holds it now."""
     with ledger.store.transaction(write=False) as tx:
         return tx.catalogue()
 
 
-def feature(ledger: Held, feature_id: str) -> Feature:
+def feature(ledger: Holds, feature_id: str) -> Feature:
     """The feature; FeatureNotFound if it is not in the catalogue."""
     return detached(feature_of(features(ledger), feature_id))
 
 
-def customer(ledger: Held, customer_id: str) -> Customer:
+def customer(ledger: Holds, customer_id: str) -> Customer:
     """The customer (CustomerNotFound if absent)."""
     with ledger.store.transaction(write=False) as tx:
         found = tx.get_customer(customer_id)
@@ -293,7 +295,7 @@ def customer(ledger: Held, customer_id: str) -> Customer:
     return detached(found)
 
 
-def entity(ledger: Held, customer_id: str, entity_id: str) -> Entity:
+def entity(ledger: Holds, customer_id: str, entity_id: str) -> Entity:
     """The entity; CustomerNotFound / EntityNotFound if absent."""
     with ledger.store.transaction(write=False) as tx:
         found_customer = tx.get_customer(customer_id)
@@ -305,7 +307,7 @@ def entity(ledger: Held, customer_id: str, entity_id: str) -> Entity:
     return detached(found)
 
 
-def events(ledger: Held, query: EventQuery) -> EventPage:
+def events(ledger: Holds, query: EventQuery) -> EventPage:
     """A page of recorded events, newest first (overdue locks released first)."""
     release_overdue_of(ledger, now(ledger), query.customer_id)
     with ledger.store.transaction(write=False) as tx:

@@ -50,7 +50,7 @@ def reads_properties(args: UsageArgs) -> bool:
     return bool(args.filter_by) or (args.group_by or "").startswith(usage.PROPERTY)
 
 
-def native(ledger: shell.Held, args: UsageArgs) -> UsageReport:
+def native(ledger: shell.Holds, args: UsageArgs) -> UsageReport:
     """`Ledger.usage`."""
     at = shell.now(ledger)
     edges = edges_of(args.start, args.end, args)
@@ -91,7 +91,7 @@ class Read(NamedTuple):
     grants: list[Grant]  # the customer's, when asked for (what deductions name)
 
 
-def read_for_bridge(ledger: shell.Held, query: UsageQuery, *, grants: bool) -> Read:
+def read_for_bridge(ledger: shell.Holds, query: UsageQuery, *, grants: bool) -> Read:
     """Overdue locks released, then the catalogue, the customer checked (CustomerNotFound;
     features and entities are not: Autumn answers zeros), the events and maybe the grants."""
     shell.release_overdue_of(ledger, shell.now(ledger), query.customer_id)
