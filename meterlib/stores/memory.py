@@ -8,6 +8,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import EMPTY, CustomerState, Want
+from meterlib.stores import memory_retention
 from meterlib.stores.session_adapter import (
     CatalogueMemo,
     StateReads,
@@ -31,6 +32,7 @@ class _State:
         self.customer_locks: dict[str, dict[str, Lock]] = {}
         self.events: list[tuple[int, int, EventRecord]] = []  # sorted by (timestamp, seq)
         self.idempotency: dict[str, int] = {}
+        self.key_expiry: list[tuple[int, str]] = []  # see memory_retention
         self.seqs: dict[str, int] = {}
         self.counters: dict[str, dict[str, Counter]] = {}  # customer_id -> key -> counter
         # `MemoryStore.revision`: one count of changes, and the count at each customer's last
@@ -292,6 +294,7 @@ class MemorySession(StateSession):
 
     def put_idempotency_key(self, key: str, expires_at: int) -> None:
         self._set(self._s.idempotency, key, expires_at)
+        memory_retention.claimed(self._s, key, expires_at)
 
     def list_counters(self, customer_id: str) -> list[Counter]:
         rows = self._s.counters.get(customer_id)
@@ -305,6 +308,22 @@ class MemorySession(StateSession):
                 self._set(self._s.counters, counter.customer_id, rows)
             self._set(rows, counter.key, counter)
             self._changes(counter.customer_id)
+
+    # --- retention, dumps (bodies in memory_retention)
+
+    def expire_idempotency_keys(self, now: int, limit: int) -> int:
+        self._forbid_read_only()
+        return memory_retention.expire(self._s, now, limit, self._undo.append)
+
+    def list_idempotency_keys(self, now: int) -> list[tuple[str, int]]:
+        return memory_retention.live(self._s, now)
+
+    def seq_values(self) -> dict[str, int]:
+        return dict(self._s.seqs)
+
+    def restore_seq(self, kind: str, value: int) -> None:
+        if value > self._s.seqs.get(kind, 0):
+            self._set(self._s.seqs, kind, value)
 
 
 class _Transaction:

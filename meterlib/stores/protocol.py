@@ -126,6 +126,20 @@ class StoreSession(Protocol):
     def lock_owner(self, lock_id: str) -> str | None:
         """The customer holding the open lock `lock_id`, or None."""
 
+    # --- retention, dumps ---
+    def expire_idempotency_keys(self, now: int, limit: int) -> int:
+        """Remove at most `limit` keys claimed until `now` or earlier (spent: a claim holds
+        until its instant); how many went. `apply` calls it for `Effects.keys_spent_by`."""
+
+    def list_idempotency_keys(self, now: int) -> list[tuple[str, int]]:
+        """The keys claimed beyond `now`, with their instants, in key order."""
+
+    def seq_values(self) -> dict[str, int]:
+        """Per kind, a number at least the largest `next_seq` has handed out."""
+
+    def restore_seq(self, kind: str, value: int) -> None:
+        """Make every later `next_seq(kind)` larger than `value`."""
+
 
 class Store(Protocol):
     """Where a Ledger keeps its state (a store may also be `Recalls`)."""

@@ -152,6 +152,14 @@ CREATE TABLE {s}.counters (
 );
 """,
     ),
+    (
+        3,
+        "key_expiry",
+        # keys expire in the course of ordinary writes; this finds the spent ones
+        """
+CREATE INDEX idempotency_keys_by_expiry ON {s}.idempotency_keys (expires_at);
+""",
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -21,6 +21,7 @@ from meterlib.state import CustomerState, Want
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
 from meterlib.stores.postgres.load import Loader
+from meterlib.stores.postgres.retention import RetentionSession
 from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Owner, Slot, Step, exchange
 from meterlib.stores.postgres.writes import owners, write_steps
 from meterlib.stores.session_adapter import StateSession
@@ -32,7 +33,7 @@ class _Owner(Owner, Protocol):
     _loader: Loader
 
 
-class PostgresSession(StateSession):
+class PostgresSession(RetentionSession, StateSession):
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_locked", "_slot", "_sql", "_store", "_write")

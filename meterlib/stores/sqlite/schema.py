@@ -141,9 +141,24 @@ def _schema_v2_counters(db: Database) -> None:
     db.executescript(SCHEMA_V2_COUNTERS)
 
 
+# Idempotency keys expire by themselves: each write that claims keys removes a few spent
+# ones, found by this index (a scan of the key table per write would grow with it).
+SCHEMA_V3_KEY_EXPIRY = """
+CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+"""
+
+
+def _schema_v3_key_expiry(db: Database) -> None:
+    db.executescript(SCHEMA_V3_KEY_EXPIRY)
+
+
 # Append only: a file records the names it has applied, and a name this list lacks means the
 # file was written by a newer meterlib.
-MIGRATIONS = (("0001_initial", _schema_v1), ("0002_counters", _schema_v2_counters))
+MIGRATIONS = (
+    ("0001_initial", _schema_v1),
+    ("0002_counters", _schema_v2_counters),
+    ("0003_key_expiry", _schema_v3_key_expiry),
+)
 _KNOWN_MIGRATIONS = frozenset(name for name, _ in MIGRATIONS)
 
 

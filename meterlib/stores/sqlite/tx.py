@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.stores import grant_rows, rows
 from meterlib.stores.session_adapter import CatalogueMemo, StateSession
+from meterlib.stores.sqlite import retention
 from meterlib.stores.sqlite.caches import FeatureCache, GrantCache, Known
 
 _SELECT_FEATURE = rows.select_sql("features", rows.FEATURE_COLUMNS)
@@ -341,3 +342,22 @@ class SQLiteSession(StateSession):
     def put_counters(self, counters: Iterable[Counter]) -> None:
         """Insert or replace each counter by (customer_id, key)."""
         self._writable().executemany(_PUT_COUNTER, [rows.counter_to_row(c) for c in counters])
+
+    # --- retention, dumps
+
+    def expire_idempotency_keys(self, now: int, limit: int) -> int:
+        """Remove at most `limit` keys claimed until `now` or earlier; how many went."""
+        return retention.expire_keys(self._writable(), now, limit)
+
+    def list_idempotency_keys(self, now: int) -> list[tuple[str, int]]:
+        """The keys claimed beyond `now`, in key order."""
+        return retention.live_keys(self._conn, now)
+
+    def seq_values(self) -> dict[str, int]:
+        """The largest number handed out of each kind."""
+        return retention.seq_values(self._conn)
+
+    def restore_seq(self, kind: str, value: int) -> None:
+        """Every later `next_seq(kind)` is larger than `value`."""
+        retention.raise_seq(self._writable(), kind, value)
+        self._known.event_seq = 0  # read again: the floor may have moved
