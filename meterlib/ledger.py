@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Self
+from typing import IO, Any, Self
 
 from meterlib import shell_setup as shell
 from meterlib import validation
 from meterlib.arguments import catalogue, grants, usage
 from meterlib.clock import Clock, system_clock
+from meterlib.dumping import dump_to, restore_from
 from meterlib.models import Customer, Entity, Feature
 from meterlib.notifications import Callback, Notifier
 from meterlib.operation import ApproveTopup, single
@@ -398,3 +399,15 @@ class Ledger:
         """
         want = catalogue.subject(customer_id, entity_id)
         return shell.read_subject(self, want, reads.usage_limits)
+
+    # --- retention, dumps and moving a ledger (issue 19)
+
+    def dump(self, fp: IO[str]) -> int:
+        """Write the whole ledger to the text file `fp` as JSON lines (`meterlib.dumping`),
+        from one read transaction; the number of records (after the header line)."""
+        return dump_to(self.store, shell.now(self), fp)
+
+    def restore(self, fp: IO[str]) -> int:
+        """Read a dump into this ledger, which must be empty (else InvalidRequest), all or
+        nothing; the number of records."""
+        return restore_from(self.store, fp)

@@ -140,6 +140,11 @@ class StoreSession(Protocol):
     def restore_seq(self, kind: str, value: int) -> None:
         """Make every later `next_seq(kind)` larger than `value`."""
 
+    def restore_rows(self, effects: Effects) -> None:
+        """Write the rows of a ledger being restored (an empty one, in this transaction):
+        as `apply`, with `effects.customer` the owner of its entities, grants, locks and
+        counters; a store may skip what `apply` does to serialise writers."""
+
 
 class Store(Protocol):
     """Where a Ledger keeps its state (a store may also be `Recalls`)."""

@@ -170,6 +170,10 @@ class StateSession:
             limit = KEYS_SWEPT_PER_CLAIM * max(1, len(effects.claims))
             self.expire_idempotency_keys(effects.keys_spent_by, limit)
 
+    def restore_rows(self: _Rows, effects: Effects) -> None:
+        """`apply`: a restore writes its rows the way every write does."""
+        StateSession.apply(self, effects)
+
 
 class _Loads(Protocol):
     def load(self, want: Want) -> CustomerState: ...

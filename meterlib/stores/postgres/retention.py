@@ -3,48 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import psycopg
 
+from meterlib.effects import Effects
 from meterlib.stores.postgres import rows as pg
+from meterlib.stores.postgres.retention_sql import statements
+from meterlib.stores.postgres.wire import Owner, Slot, exchange
+from meterlib.stores.postgres.writes import write_steps
 
-
-class RetentionSql(NamedTuple):
-    """The statements of one schema."""
-
-    expire_keys: str
-    live_keys: str
-    seq_values: str
-    set_seq: str
-
-
-@cache
-def statements(schema: str) -> RetentionSql:
-    """The retention statements of `schema`, built once."""
-    s = pg.quote_schema(schema)
-    return RetentionSql(
-        # SKIP LOCKED: a key another transaction is claiming again right now is left for a
-        # later sweep rather than waited for (the sweep rides with the commit of a track)
-        expire_keys=(
-            f"DELETE FROM {s}.idempotency_keys WHERE idempotency_key IN "
-            f"(SELECT idempotency_key FROM {s}.idempotency_keys WHERE expires_at <= %s "
-            "ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
-        ),
-        live_keys=(
-            f"SELECT idempotency_key, expires_at FROM {s}.idempotency_keys WHERE expires_at > %s"
-        ),
-        seq_values=(
-            "SELECT substr(sequencename, 5), last_value FROM pg_sequences "
-            "WHERE schemaname = %s AND sequencename LIKE 'seq\\_%%' AND last_value IS NOT NULL"
-        ),
-        set_seq="SELECT setval(%s::regclass, greatest(%s, (SELECT last_value FROM {})))",
-    )
+# a restore's rows go out a few pages at a time, not all at the commit
+_PENDING_STEPS = 16
 
 
 class _Session(Protocol):
     _sql: pg.Statements
+    _slot: Slot
+    _store: Owner
 
     def _run(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor[tuple[Any, ...]]: ...
     def _writable(self) -> None: ...
@@ -78,3 +54,12 @@ class RetentionSession:
             return  # setval cannot go below 1, and nothing was handed out
         name = self._sequence(kind)
         self._run(statements(self._sql.schema).set_seq.format(name), (name, value))
+
+    def restore_rows(self: _Session, effects: Effects) -> None:
+        """The rows of a restore, without the per-customer locks of `apply`: a transaction
+        holding one advisory lock per customer of a big ledger would run out of lock slots."""
+        self._writable()
+        slot = self._slot
+        slot.pending += write_steps(self._sql, effects)
+        if len(slot.pending) >= _PENDING_STEPS:
+            exchange(self._store, slot, ())

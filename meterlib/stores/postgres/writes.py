@@ -12,7 +12,7 @@ from typing import Any
 from meterlib.effects import KEYS_SWEPT_PER_CLAIM, Effects
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
-from meterlib.stores.postgres.retention import statements
+from meterlib.stores.postgres.retention_sql import statements
 from meterlib.stores.postgres.wire import Step
 
 

@@ -44,7 +44,8 @@ def seq_values(conn: Executes) -> dict[str, int]:
     """The largest number of each kind (events: their rowids, with the older counter as floor)."""
     found = {kind: int(value) for kind, value in conn.execute(_SEQS)}
     (last_event,) = conn.execute(_LAST_EVENT_ROW).fetchone()
-    found["event"] = max(found.get("event", 0), int(last_event))
+    if last_event > found.get("event", 0):
+        found["event"] = int(last_event)
     return found
 
 

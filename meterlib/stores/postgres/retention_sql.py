@@ -1,0 +1,40 @@
+"""The SQL of PostgreSQL's retention and dumps (spent idempotency keys, sequences), per schema."""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import NamedTuple
+
+from meterlib.stores.postgres import rows as pg
+
+
+class RetentionSql(NamedTuple):
+    """The statements of one schema."""
+
+    expire_keys: str
+    live_keys: str
+    seq_values: str
+    set_seq: str
+
+
+@cache
+def statements(schema: str) -> RetentionSql:
+    """The retention statements of `schema`, built once."""
+    s = pg.quote_schema(schema)
+    return RetentionSql(
+        # SKIP LOCKED: a key another transaction is claiming again right now is left for a
+        # later sweep rather than waited for (the sweep rides with the commit of a track)
+        expire_keys=(
+            f"DELETE FROM {s}.idempotency_keys WHERE idempotency_key IN "
+            f"(SELECT idempotency_key FROM {s}.idempotency_keys WHERE expires_at <= %s "
+            "ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+        ),
+        live_keys=(
+            f"SELECT idempotency_key, expires_at FROM {s}.idempotency_keys WHERE expires_at > %s"
+        ),
+        seq_values=(
+            "SELECT substr(sequencename, 5), last_value FROM pg_sequences "
+            "WHERE schemaname = %s AND sequencename LIKE 'seq\\_%%' AND last_value IS NOT NULL"
+        ),
+        set_seq="SELECT setval(%s::regclass, greatest(%s, (SELECT last_value FROM {})))",
+    )
