@@ -20,6 +20,7 @@ from meterlib.errors import (
     NotFound,
     StoreError,
 )
+from meterlib.hourly_totals import PruneReport
 from meterlib.ledger import Ledger
 from meterlib.models import Customer, Entity, Feature
 from meterlib.notifications import Notification
@@ -69,6 +70,7 @@ __all__ = [
     "NotFound",
     "Notification",
     "Preview",
+    "PruneReport",
     "Reset",
     "Rollover",
     "SQLiteStore",

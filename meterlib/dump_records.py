@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from meterlib.errors import InvalidRequest
+from meterlib.hourly_totals import HourlyTotal
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.stores import grant_rows, rows
 
@@ -33,6 +35,18 @@ def _pair(row: Sequence[Any]) -> tuple[str, int]:
     return (str(row[0]), int(row[1]))
 
 
+def _total_to_row(t: HourlyTotal) -> tuple[Any, ...]:
+    return (t.customer_id, t.entity_id, t.name, t.hour, str(t.value), t.events)
+
+
+def _total_from_row(r: Sequence[Any]) -> HourlyTotal:
+    return HourlyTotal(str(r[0]), r[1], str(r[2]), int(r[3]), Decimal(r[4]), int(r[5]))
+
+
+def _instant(r: Sequence[Any]) -> int:
+    return int(r[0])
+
+
 KINDS: Mapping[str, Kind] = {
     "seq": Kind(("kind", "value"), tuple, _pair),
     "feature": Kind(rows.FEATURE_COLUMNS, rows.feature_to_row, rows.feature_from_row),
@@ -42,10 +56,15 @@ KINDS: Mapping[str, Kind] = {
     "lock": Kind(rows.LOCK_COLUMNS, grant_rows.lock_to_row, grant_rows.lock_from_row),
     "counter": Kind(rows.COUNTER_COLUMNS, rows.counter_to_row, rows.counter_from_row),
     "key": Kind(("idempotency_key", "expires_at"), tuple, _pair),
+    "pruned": Kind(("pruned_through",), lambda ms: (ms,), _instant),
+    "total": Kind(HourlyTotal._fields, _total_to_row, _total_from_row),
     "event": Kind(rows.EVENT_COLUMNS, grant_rows.event_to_row, grant_rows.event_from_row),
 }
 
-Model = Feature | Customer | Entity | Grant | Lock | Counter | EventRecord | tuple[str, int]
+Model = (
+    Feature | Customer | Entity | Grant | Lock | Counter | EventRecord | HourlyTotal
+    | tuple[str, int] | int
+)  # fmt: skip
 
 _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 

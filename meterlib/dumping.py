@@ -14,10 +14,12 @@ from typing import IO, Any
 from meterlib import dump_records as fmt
 from meterlib.effects import Effects
 from meterlib.errors import InvalidRequest
+from meterlib.hourly_totals import HourlyTotal
 from meterlib.models import Customer, EventRecord
 from meterlib.stores.protocol import Store, StoreSession
 
 PAGE = 2000  # events read or written at a time
+ALL_TIME = 1 << 62  # beyond every instant, either way
 
 
 def dump_to(store: Store, now: int, fp: IO[str]) -> int:
@@ -45,6 +47,10 @@ def _records(session: StoreSession, now: int) -> Iterator[tuple[str, Any]]:
         yield from (("counter", c) for c in session.list_counters(cid))
     for key in session.list_idempotency_keys(now):  # spent keys are as good as absent
         yield "key", key
+    through = session.pruned_through()
+    if through is not None:
+        yield "pruned", through
+    yield from (("total", t) for t in session.list_hourly_totals(-ALL_TIME, ALL_TIME))
     yield from (("event", e) for e in _events(session))
 
 
@@ -97,6 +103,7 @@ def _refuse_unless_empty(session: StoreSession) -> None:
         "features": len(session.list_features()),
         "customers": len(session.list_customers()),
         "idempotency keys": len(session.list_idempotency_keys(-1)),
+        "hourly totals": len(session.list_hourly_totals(-ALL_TIME, ALL_TIME)),
     }
     if session.list_events(
         customer_id=None,
@@ -129,10 +136,18 @@ class _Writer:
         self.owned: dict[str, list[Any]] = {f: [] for f in (*_FIELDS.values(), "counters")}
         self.events: list[EventRecord] = []
         self.keys: list[tuple[str, int]] = []
+        self.totals: list[HourlyTotal] = []
 
     def add(self, kind: str, model: Any) -> None:
         if kind == "seq":
             self.session.restore_seq(*model)
+        elif kind == "pruned":
+            self.session.set_pruned_through(model)
+        elif kind == "total":
+            self.totals.append(model)
+            if len(self.totals) >= PAGE:
+                self.session.add_hourly_totals(self.totals)
+                self.totals = []
         elif kind == "event":
             self.events.append(model)
             if len(self.events) >= PAGE:
@@ -167,6 +182,8 @@ class _Writer:
     def flush(self) -> None:
         self._flush_owned()
         self._write(Effects(events=tuple(self.events), claims=tuple(self.keys)))
+        if self.totals:
+            self.session.add_hourly_totals(self.totals)
 
     def _write(self, effects: Effects) -> None:
         if effects:

@@ -18,6 +18,8 @@ from meterlib import validation
 from meterlib.arguments import catalogue, grants, usage
 from meterlib.clock import Clock, system_clock
 from meterlib.dumping import dump_to, restore_from
+from meterlib.hourly_totals import PruneReport
+from meterlib.instants import instant
 from meterlib.models import Customer, Entity, Feature
 from meterlib.notifications import Callback, Notifier
 from meterlib.operation import ApproveTopup, single
@@ -33,6 +35,7 @@ from meterlib.operations.track import (
     wants_of_batch,
 )
 from meterlib.operations.updates import decide_update
+from meterlib.pruning import prune as prune_before
 from meterlib.results import (
     Balance,
     CheckResult,
@@ -411,3 +414,8 @@ class Ledger:
         """Read a dump into this ledger, which must be empty (else InvalidRequest), all or
         nothing; the number of records."""
         return restore_from(self.store, fp)
+
+    def prune(self, before: object) -> PruneReport:
+        """Remove the events recorded before `before` (keeping their hourly totals) and the
+        spent idempotency keys, a chunk per short transaction (`meterlib.pruning`)."""
+        return prune_before(self.store, shell.now(self), instant(before, field="before"))

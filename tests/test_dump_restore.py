@@ -15,9 +15,10 @@ import os
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule, run_state_machine_as_test
 from postgres_server import MODE_VARIABLE, URL_VARIABLE, throwaway_store
-from test_store_agreement import CUSTOMERS, ENTITIES, FEATURES, StoreAgreement
+from test_store_agreement import CUSTOMERS, DAY, ENTITIES, FEATURES, StoreAgreement
 
 from meterlib import Ledger, ManualClock, MemoryStore
 from meterlib.stores import SQLiteStore, Store
@@ -84,6 +85,11 @@ class DumpRestoreAgreement(StoreAgreement):
             for entity in (None, *ENTITIES):
                 self.read_subject(customer, entity, FEATURES[0])
                 self.all(lambda lg, c=customer: lg.usage_limits(c))  # type: ignore[misc]
+
+    @rule(ago=st.integers(0, 40 * DAY))
+    def prune(self, ago: int) -> None:
+        """Prune older events (their totals travel in the dump too) and spent keys."""
+        self.all(lambda ledger: ledger.prune(self.now - ago))
 
     @rule()
     def reopen(self) -> None:

@@ -34,6 +34,7 @@ PUBLIC = [
     "NotFound",
     "Notification",
     "Preview",
+    "PruneReport",
     "Reset",
     "Rollover",
     "SQLiteStore",

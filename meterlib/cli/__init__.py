@@ -118,6 +118,7 @@ for command in (
     retention.dump,
     retention.restore,
     retention.copy,
+    retention.prune,
 ):
     cli.add_command(command)
 

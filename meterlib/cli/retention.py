@@ -1,8 +1,9 @@
-"""`meterlib dump`, `restore` and `copy`: a whole ledger as JSON lines, and moving a ledger from
-one store to another (from a SQLite file to PostgreSQL, say) in one command."""
+"""`meterlib prune`, `dump`, `restore` and `copy`: older events let go, a whole ledger as JSON
+lines, and a ledger moved from one store to another (SQLite to PostgreSQL, say) in one command."""
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 from typing import IO
@@ -10,8 +11,10 @@ from typing import IO
 import click
 
 from meterlib import dumping
-from meterlib.cli.params import State, echo_json, pass_state
+from meterlib.cli.params import TIME, State, echo_json, pass_state
 from meterlib.stores.protocol import Store
+from meterlib.stores.sqlite.retention import reclaim_space
+from meterlib.stores.sqlite.store import SQLiteStore
 from meterlib.stores.urls import open_store
 
 
@@ -81,3 +84,41 @@ def _summary(state: State, did: str, records: int, where: str) -> None:
         echo_json({did: records, "ledger": where})
     else:
         click.echo(f"{did} {records} records ({where})")
+
+
+@click.command("prune")
+@click.option("--before", required=True, type=TIME, help="Remove events recorded before this.")
+@click.option(
+    "--no-vacuum", is_flag=True, help="Skip the SQLite VACUUM that returns the space (see below)."
+)
+@pass_state
+def prune(state: State, /, *, before: object, no_vacuum: bool) -> None:
+    """Remove older events (keeping their hourly totals) and spent idempotency keys.
+
+    Balances never change. The events go a chunk per short transaction, so other processes
+    keep tracking meanwhile. Then, on a SQLite file, VACUUM rewrites the file compactly to give
+    the space back (it holds the write lock while it runs: writers wait). PostgreSQL reuses
+    the space of removed rows once autovacuum has processed the table; its files do not shrink.
+    """
+    ledger = state.ledger()
+    store = ledger.store
+    path = store.path if isinstance(store, SQLiteStore) and store.path != ":memory:" else None
+    size = _size(path)
+    report = ledger.prune(before)
+    if path is not None and not no_vacuum:
+        state.close()
+        reclaim_space(path)
+    freed = size - _size(path)
+    if state.as_json:
+        echo_json({**report._asdict(), "bytes_freed": freed if path is not None else None})
+        return
+    click.echo(
+        f"removed {report.events_removed} events and {report.keys_removed} idempotency keys"
+        + (f"; the file shrank by {freed} bytes" if path is not None and not no_vacuum else "")
+    )
+
+
+def _size(path: str | None) -> int:
+    if path is None:
+        return 0
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))

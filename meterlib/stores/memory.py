@@ -33,6 +33,7 @@ class _State:
         self.events: list[tuple[int, int, EventRecord]] = []  # sorted by (timestamp, seq)
         self.idempotency: dict[str, int] = {}
         self.key_expiry: list[tuple[int, str]] = []  # see memory_retention
+        self.retained = memory_retention.Retained()
         self.seqs: dict[str, int] = {}
         self.counters: dict[str, dict[str, Counter]] = {}  # customer_id -> key -> counter
         # `MemoryStore.revision`: one count of changes, and the count at each customer's last
@@ -50,7 +51,7 @@ def revision_of(state: _State, customer_id: str) -> int:
     return customer if customer > features else features
 
 
-class MemorySession(StateSession):
+class MemorySession(memory_retention.RetentionSession, StateSession):
     """A unit of work over a MemoryStore; every write logs how to undo itself."""
 
     def __init__(self, state: _State, *, write: bool) -> None:
@@ -308,22 +309,6 @@ class MemorySession(StateSession):
                 self._set(self._s.counters, counter.customer_id, rows)
             self._set(rows, counter.key, counter)
             self._changes(counter.customer_id)
-
-    # --- retention, dumps (bodies in memory_retention)
-
-    def expire_idempotency_keys(self, now: int, limit: int) -> int:
-        self._forbid_read_only()
-        return memory_retention.expire(self._s, now, limit, self._undo.append)
-
-    def list_idempotency_keys(self, now: int) -> list[tuple[str, int]]:
-        return memory_retention.live(self._s, now)
-
-    def seq_values(self) -> dict[str, int]:
-        return dict(self._s.seqs)
-
-    def restore_seq(self, kind: str, value: int) -> None:
-        if value > self._s.seqs.get(kind, 0):
-            self._set(self._s.seqs, kind, value)
 
 
 class _Transaction:

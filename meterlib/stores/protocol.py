@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol, runtime_checkable
 
 from meterlib.effects import Effects
+from meterlib.hourly_totals import HourlyTotal
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import Catalogue, CustomerState, Want
 
@@ -144,6 +145,22 @@ class StoreSession(Protocol):
         """Write the rows of a ledger being restored (an empty one, in this transaction):
         as `apply`, with `effects.customer` the owner of its entities, grants, locks and
         counters; a store may skip what `apply` does to serialise writers."""
+
+    def take_events(self, before: int, limit: int) -> list[EventRecord]:
+        """Remove and return at most `limit` of the oldest events recorded before `before`
+        (oldest first by (timestamp, seq))."""
+
+    def add_hourly_totals(self, totals: Iterable[HourlyTotal]) -> None:
+        """Add each total to the one kept for its key (`HourlyTotal.key`), or keep it."""
+
+    def list_hourly_totals(self, start: int, end: int) -> list[HourlyTotal]:
+        """The totals of the hours in [start, end), in key order."""
+
+    def pruned_through(self) -> int | None:
+        """The instant before which events have been pruned (None: never pruned)."""
+
+    def set_pruned_through(self, before: int) -> None:
+        """Record that events before `before` are pruned (an earlier instant is kept)."""
 
 
 class Store(Protocol):

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cli.conftest import Run
 
-from meterlib import Ledger
+from meterlib import Ledger, ManualClock
 from meterlib.stores import SQLiteStore
+
+
+def _size(db: Path) -> int:
+    wal = Path(f"{db}-wal")
+    return db.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
 def _seeded(run: Run) -> None:
@@ -74,3 +80,31 @@ def test_copy_between_stores_with_progress(run: Run, db: Path, tmp_path: Path) -
         assert a.grants("c1") == b.grants("c1")
     again = run("copy", str(db), f"sqlite:///{target}")
     assert again.exit_code == 2 and "not empty" in again.output
+
+
+def test_prune_removes_older_events_and_gives_the_space_back(
+    run: Run, db: Path, tmp_path: Path
+) -> None:
+    clock = ManualClock(datetime(2025, 1, 1, tzinfo=UTC))
+    with Ledger(SQLiteStore(db), clock=clock) as ledger:
+        ledger.create("c1", "api", included=10**9)
+        items = [
+            {"customer_id": "c1", "feature_id": "api", "properties": {"pad": "x" * 200}}
+            for _ in range(100)
+        ]
+        for _ in range(40):
+            ledger.batch_track(items)
+            clock.advance(hours=1)
+        balance = ledger.balances("c1")
+        cut = clock() - 2 * 3_600_000  # the last two hours' 200 events stay
+    size = _size(db)
+    done = run("--json", "prune", "--before", str(cut))
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output)
+    assert report["events_removed"] == 3800 and report["keys_removed"] == 0
+    after = _size(db)
+    assert after < size * 0.2
+    assert report["bytes_freed"] == size - after
+    with Ledger(SQLiteStore(db), clock=clock) as ledger:
+        assert ledger.balances("c1") == balance
+        assert len(ledger.events("c1", limit=1000).events) == 200

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import NamedTuple
 
+from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
 
 
@@ -15,6 +16,11 @@ class RetentionSql(NamedTuple):
     live_keys: str
     seq_values: str
     set_seq: str
+    take_events: str
+    add_total: str
+    list_totals: str
+    pruned_through: str
+    set_pruned_through: str
 
 
 @cache
@@ -37,4 +43,25 @@ def statements(schema: str) -> RetentionSql:
             "WHERE schemaname = %s AND sequencename LIKE 'seq\\_%%' AND last_value IS NOT NULL"
         ),
         set_seq="SELECT setval(%s::regclass, greatest(%s, (SELECT last_value FROM {})))",
+        take_events=(
+            f"DELETE FROM {s}.events WHERE n IN (SELECT n FROM {s}.events "
+            'WHERE "timestamp" < %s ORDER BY "timestamp", seq, n LIMIT %s) RETURNING '
+            + ", ".join(f'"{c}"' for c in (*rows.EVENT_COLUMNS, "spellings"))
+        ),
+        add_total=(
+            f"INSERT INTO {s}.hourly_totals AS t "
+            "(customer_id, entity_id, name, hour, value, events) VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (hour, customer_id, entity_id, name) DO UPDATE SET "
+            "value = t.value + excluded.value, events = t.events + excluded.events"
+        ),
+        list_totals=(
+            "SELECT customer_id, entity_id, name, hour, value, events "
+            f"FROM {s}.hourly_totals WHERE hour >= %s AND hour < %s "
+            "ORDER BY hour, customer_id, entity_id, name"
+        ),
+        pruned_through=f"SELECT value FROM {s}.retention WHERE key = 'pruned_through'",
+        set_pruned_through=(
+            f"INSERT INTO {s}.retention AS r (key, value) VALUES ('pruned_through', %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = greatest(r.value, excluded.value)"
+        ),
     )

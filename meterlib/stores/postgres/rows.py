@@ -160,6 +160,26 @@ CREATE TABLE {s}.counters (
 CREATE INDEX idempotency_keys_by_expiry ON {s}.idempotency_keys (expires_at);
 """,
     ),
+    (
+        4,
+        "retention",
+        # what a prune keeps of the events it removes (entity_id '' is none: a key column)
+        """
+CREATE TABLE {s}.hourly_totals (
+    customer_id text COLLATE "C" NOT NULL,
+    entity_id text COLLATE "C" NOT NULL,
+    name text COLLATE "C" NOT NULL,
+    hour bigint NOT NULL,
+    value numeric NOT NULL,
+    events bigint NOT NULL,
+    PRIMARY KEY (hour, customer_id, entity_id, name)
+);
+CREATE TABLE {s}.retention (
+    key text PRIMARY KEY,
+    value bigint NOT NULL
+);
+""",
+    ),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

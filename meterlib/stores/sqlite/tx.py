@@ -119,7 +119,7 @@ class _Ended:
 _ENDED = _Ended()
 
 
-class SQLiteSession(StateSession):
+class SQLiteSession(retention.RetentionSession, StateSession):
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_conn", "_features", "_grants", "_known", "_write")
@@ -342,22 +342,3 @@ class SQLiteSession(StateSession):
     def put_counters(self, counters: Iterable[Counter]) -> None:
         """Insert or replace each counter by (customer_id, key)."""
         self._writable().executemany(_PUT_COUNTER, [rows.counter_to_row(c) for c in counters])
-
-    # --- retention, dumps
-
-    def expire_idempotency_keys(self, now: int, limit: int) -> int:
-        """Remove at most `limit` keys claimed until `now` or earlier; how many went."""
-        return retention.expire_keys(self._writable(), now, limit)
-
-    def list_idempotency_keys(self, now: int) -> list[tuple[str, int]]:
-        """The keys claimed beyond `now`, in key order."""
-        return retention.live_keys(self._conn, now)
-
-    def seq_values(self) -> dict[str, int]:
-        """The largest number handed out of each kind."""
-        return retention.seq_values(self._conn)
-
-    def restore_seq(self, kind: str, value: int) -> None:
-        """Every later `next_seq(kind)` is larger than `value`."""
-        retention.raise_seq(self._writable(), kind, value)
-        self._known.event_seq = 0  # read again: the floor may have moved
