@@ -14,8 +14,8 @@ from functools import partial
 from typing import IO, Any, Self
 
 from meterlib import shell_setup as shell
-from meterlib import validation
-from meterlib.arguments import catalogue, grants, usage
+from meterlib import shell_usage, validation
+from meterlib.arguments import catalogue, grants, reports, usage
 from meterlib.clock import Clock, system_clock
 from meterlib.dumping import dump_to, restore_from
 from meterlib.hourly_totals import PruneReport
@@ -46,6 +46,7 @@ from meterlib.results import (
     UsageWindow,
 )
 from meterlib.stores.protocol import Store
+from meterlib.usage_results import UsageReport
 
 
 class Ledger:
@@ -402,6 +403,32 @@ class Ledger:
         """
         want = catalogue.subject(customer_id, entity_id)
         return shell.read_subject(self, want, reads.usage_limits)
+
+    # --- usage reports ---
+
+    def usage(
+        self,
+        feature_id: str | Sequence[str],
+        *,
+        customer_id: str | None = None,
+        entity_id: str | None = None,
+        start: object = None,
+        end: object = None,
+        bin_size: str = "day",
+        timezone: str = "UTC",
+        group_by: str | None = None,
+        filter_by: Mapping[str, str] | None = None,
+        max_groups: int = 9,
+        measure: str = "sum",
+    ) -> UsageReport:
+        """Recorded usage of one feature (or several) in bins from `start` to `end` (default:
+        the 30 days up to now): "hour" (UTC hours), "day", "week" (from Monday) or "month"
+        bins starting at `timezone`'s midnights, every bin present; events in `[start, end)`
+        counted in the bin holding them. `group_by` ("properties.<key>", "$customer_id",
+        "$entity_id") keeps the `max_groups` largest groups of each bin, the rest as "Other";
+        `filter_by` keeps events whose properties match; `measure` "sum" or "count"."""
+        args = reports.usage_args(shell.now(self), **shell.given(locals()))
+        return shell_usage.native(self, args)
 
     # --- retention, dumps and moving a ledger (issue 19)
 

@@ -101,14 +101,6 @@ def _approve(approve_topup: ApproveTopup | None, request: TopupRequest) -> str |
     return None if approved else "charge_failed"
 
 
-def read(
-    store: Store, ctx: Context, want: Want, decide: Callable[[CustomerState, Context], R]
-) -> R:
-    """One consistent read of `want` and a decision over it (nothing is written)."""
-    with exact_arithmetic():
-        return decide(store.read(want), ctx)
-
-
 def single(
     decide: Callable[[CustomerState, Context, A], Decision[R]], args: A
 ) -> Callable[[Sequence[CustomerState], Context], Decision[R]]:

@@ -23,7 +23,7 @@ from meterlib.models import Customer, Entity, Feature
 from meterlib.notifications import Notifier, Outbox
 from meterlib.operation import ApproveTopup
 from meterlib.operations import check as checking
-from meterlib.operations import idempotency
+from meterlib.operations import expiry, idempotency
 from meterlib.operations.catch_up import feature_of
 from meterlib.operations.finalize import FinalizeArgs, decide_finalize
 from meterlib.operations.finalize import want_of as finalize_want
@@ -178,14 +178,40 @@ def write_catalogue(
 
 
 def read(ledger: Held, want: Want, decide: Callable[[CustomerState, Context], R]) -> R:
-    """One `Store.read` and a decision over it."""
-    return operation.read(ledger.store, context(ledger, now(ledger), notify=False), want, decide)
+    """One `Store.read` and a decision over it; a lock found overdue is then released."""
+    ctx = context(ledger, now(ledger), notify=False)
+    with exact_arithmetic():
+        state = ledger.store.read(want)
+        result = decide(state, ctx)
+    release_overdue(ledger, state, ctx.now)
+    return result
 
 
 def read_subject(ledger: Held, want: Want, decide: Callable[..., R], **given: object) -> R:
     """`read` of the subject `want` names: `decide(state, ctx, entity_id=..., **given)`."""
     entity_id = want.entity_ids[0] if want.entity_ids else None
     return read(ledger, want, partial(decide, entity_id=entity_id, **given))
+
+
+def release_overdue(ledger: Held, state: CustomerState, at: int) -> None:
+    """Record the release of the locks a read found past their expiry (`operations.expiry`),
+    in a write of its own: the answer already counted them released."""
+    if expiry.overdue(state, at) and not getattr(ledger.store, "read_only", False):
+        write(ledger, (Want(state.customer_id),), operation.single(expiry.decide_release, None), at)
+
+
+def release_overdue_of(ledger: Held, at: int, customer_id: str | None = None) -> None:
+    """Record the release of every lock past its expiry at `at` (`customer_id`'s only, when
+    given): what reads of recorded events (listings, reports) do first. A read-only file
+    cannot record it: it is read as it is."""
+    if getattr(ledger.store, "read_only", False):
+        return
+    with ledger.store.transaction(write=False) as tx:
+        owners = tx.overdue_lock_owners(at)
+    release = operation.single(expiry.decide_release, None)
+    for owner in owners:
+        if customer_id is None or owner == customer_id:
+            write(ledger, (Want(owner),), release, at)
 
 
 def check(ledger: Held, args: checking.CheckArgs, deducting: bool, at: int) -> CheckResult:
@@ -213,6 +239,7 @@ def check(ledger: Held, args: checking.CheckArgs, deducting: bool, at: int) -> C
         until = decision.remember
         assert until is None or isinstance(until, int)
         recent.keep(key, decision.result, now=at, until=until, revision=state.revision)
+    release_overdue(ledger, state, at)
     return decision.result
 
 
@@ -286,7 +313,8 @@ def entity(ledger: Held, customer_id: str, entity_id: str) -> Entity:
 
 
 def events(ledger: Held, query: EventQuery) -> EventPage:
-    """A page of recorded events, newest first."""
+    """A page of recorded events, newest first (overdue locks released first)."""
+    release_overdue_of(ledger, now(ledger), query.customer_id)
     with ledger.store.transaction(write=False) as tx:
         if query.customer_id is not None and tx.get_customer(query.customer_id) is None:
             raise CustomerNotFound(query.customer_id)

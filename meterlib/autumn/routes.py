@@ -11,6 +11,7 @@ holds the billing controls object customers and entities share.
 
 from __future__ import annotations
 
+from meterlib.autumn.aggregate import aggregate
 from meterlib.autumn.balances import (
     batch_track,
     check,
@@ -96,4 +97,6 @@ ROUTES: dict[str, Handler] = {
     "features.create": create_feature,
     "features.get": get_feature,
     "features.list": list_features,
+    # --- usage reports ---
+    "events.aggregate": aggregate,
 }

@@ -29,8 +29,13 @@ from meterlib.errors import MeterError
 if TYPE_CHECKING:
     from meterlib.ledger import Ledger
 
-_OPERATION = re.compile(r"/v1/([a-z_]+(?:\.[a-z_]+)?)/?$")
-_ALIASES = {"check": "balances.check", "track": "balances.track", "events": "balances.track"}
+_OPERATION = re.compile(r"/v1/([a-z_]+(?:[./][a-z_]+)?)/?$")
+_ALIASES = {
+    "check": "balances.check",
+    "track": "balances.track",
+    "events": "balances.track",
+    "events/aggregate": "events.aggregate",
+}
 _JSON = {"content-type": "application/json"}
 
 

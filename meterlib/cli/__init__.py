@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import click
 
-from meterlib.cli import catalogue, commands, retention
+from meterlib.cli import catalogue, commands, retention, usage
 from meterlib.cli.demo import build, default_start
 from meterlib.cli.exporting import export
 from meterlib.cli.importing import import_
@@ -115,6 +115,8 @@ for command in (
     commands.finalize,
     import_,
     export,
+    usage.usage,
+    usage.report,
     retention.dump,
     retention.restore,
     retention.copy,

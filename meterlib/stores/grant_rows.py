@@ -240,20 +240,6 @@ def event_to_row(e: EventRecord) -> tuple[Any, ...]:
 
 def event_from_row(r: Row) -> EventRecord:
     """The EventRecord an `events` row holds."""
-    deductions: tuple[DeductionRecord, ...] = ()
-    if r[10] != "[]":
-        deductions = tuple(
-            DeductionRecord(
-                feature_id=d["feature_id"],
-                balance_id=d["balance_id"],
-                value=Decimal(d["value"]),
-                plan_id=d["plan_id"],
-                interval=d["interval"],
-                interval_count=d["interval_count"],
-                resets_at=d["resets_at"],
-            )
-            for d in loads(r[10])
-        )
     return EventRecord(
         id=r[0],
         seq=r[1],
@@ -265,5 +251,23 @@ def event_from_row(r: Row) -> EventRecord:
         properties=load_dict(r[7]),
         timestamp=r[8],
         idempotency_key=r[9],
-        deductions=deductions,
+        deductions=deductions_from_json(r[10]),
+    )
+
+
+def deductions_from_json(text: str) -> tuple[DeductionRecord, ...]:
+    """The DeductionRecords an event's `deductions` cell holds."""
+    if text == "[]":
+        return ()
+    return tuple(
+        DeductionRecord(
+            feature_id=d["feature_id"],
+            balance_id=d["balance_id"],
+            value=Decimal(d["value"]),
+            plan_id=d["plan_id"],
+            interval=d["interval"],
+            interval_count=d["interval_count"],
+            resets_at=d["resets_at"],
+        )
+        for d in loads(text)
     )

@@ -8,7 +8,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import EMPTY, CustomerState, Want
-from meterlib.stores import memory_retention
+from meterlib.stores import memory_retention, memory_usage
 from meterlib.stores.session_adapter import (
     CatalogueMemo,
     StateReads,
@@ -16,6 +16,7 @@ from meterlib.stores.session_adapter import (
     controlled,
     entities_wanted,
 )
+from meterlib.usage_rows import UsageQuery, UsageRow
 
 _MISSING = object()
 
@@ -289,6 +290,13 @@ class MemorySession(memory_retention.RetentionSession, StateSession):
             if len(out) >= limit:
                 break
         return out
+
+    # --- usage reports ---
+    def usage_rows(self, query: UsageQuery) -> list[UsageRow]:
+        return memory_usage.usage_rows(self._s.events, query)
+
+    def overdue_lock_owners(self, now: int) -> list[str]:
+        return memory_usage.overdue_lock_owners(self._s.locks, now)
 
     def get_idempotency_key(self, key: str) -> int | None:
         return self._s.idempotency.get(key)

@@ -17,6 +17,7 @@ from meterlib.effects import Effects
 from meterlib.hourly_totals import HourlyTotal
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import Catalogue, CustomerState, Want
+from meterlib.usage_rows import UsageQuery, UsageRow
 
 
 class StoreSession(Protocol):
@@ -126,6 +127,15 @@ class StoreSession(Protocol):
 
     def lock_owner(self, lock_id: str) -> str | None:
         """The customer holding the open lock `lock_id`, or None."""
+
+    # --- usage reports ---
+    def usage_rows(self, query: UsageQuery) -> list[UsageRow]:
+        """The events `query` names as plain rows, in no particular order. Amounts exact
+        (summed by the caller, never by the database's floats); properties and deductions
+        only when the query asks for them."""
+
+    def overdue_lock_owners(self, now: int) -> list[str]:
+        """The customers holding a lock whose `expires_at` is at or before `now`, in id order."""
 
     # --- retention, dumps ---
     def expire_idempotency_keys(self, now: int, limit: int) -> int:

@@ -106,6 +106,7 @@ class TestShape:
             "features.create",
             "features.get",
             "features.list",
+            "events.aggregate",
         }
 
     def test_unknown_route(self, fake: AutumnFake) -> None:

@@ -152,3 +152,13 @@ def test_any_prune_keeps_balances_and_sums(
     assert records(ledger, customer) == [e for e in stored if e.timestamp >= before]
     assert ledger.balances(customer) == balances
     assert [t for t in totals(ledger) if t.customer_id == customer] == totals_of(older)
+
+
+def test_event_ids_are_never_reused_after_a_prune(metered: Ledger, clock: ManualClock) -> None:
+    """Pruning the newest events too must not hand their numbers out again."""
+    pruned = {e.id for e in metered.events(limit=100).events}
+    metered.prune(clock() + 1)
+    clock.advance(seconds=1)
+    metered.track("c1", "api", value=1)
+    (event,) = metered.events(limit=100).events
+    assert event.id not in pruned

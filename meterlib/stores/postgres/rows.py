@@ -26,7 +26,8 @@ import psycopg
 from attrs import evolve
 
 from meterlib.models import Counter, EventRecord, Grant, Lock
-from meterlib.stores import grant_rows, rows
+from meterlib.stores import grant_rows, rows, usage_sql
+from meterlib.stores.postgres.retention_ddl import KEY_EXPIRY, RETENTION
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -154,32 +155,13 @@ CREATE TABLE {s}.counters (
     ),
     (
         3,
-        "key_expiry",
-        # keys expire in the course of ordinary writes; this finds the spent ones
-        """
-CREATE INDEX idempotency_keys_by_expiry ON {s}.idempotency_keys (expires_at);
-""",
+        "usage_index",
+        # usage reports read one customer's events of some features over a time range
+        "CREATE INDEX events_by_customer_name ON {s}.events "
+        '(customer_id, COALESCE(feature_id, event_name), "timestamp")',
     ),
-    (
-        4,
-        "retention",
-        # what a prune keeps of the events it removes (entity_id '' is none: a key column)
-        """
-CREATE TABLE {s}.hourly_totals (
-    customer_id text COLLATE "C" NOT NULL,
-    entity_id text COLLATE "C" NOT NULL,
-    name text COLLATE "C" NOT NULL,
-    hour bigint NOT NULL,
-    value numeric NOT NULL,
-    events bigint NOT NULL,
-    PRIMARY KEY (hour, customer_id, entity_id, name)
-);
-CREATE TABLE {s}.retention (
-    key text PRIMARY KEY,
-    value bigint NOT NULL
-);
-""",
-    ),
+    (4, "key_expiry", KEY_EXPIRY),
+    (5, "retention", RETENTION),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 
@@ -311,6 +293,8 @@ class Statements:
             f"VALUES ({', '.join(['%s'] * len(_EVENT_COLUMNS))})"
         )
         self._select_events = _select(s, "events", _EVENT_COLUMNS)
+        self.events_table = f"{s}.events"  # usage reports build their select on it
+        self.overdue_owners = usage_sql.overdue_owners_sql(f"{s}.locks", "%s")
         self._events: dict[tuple[bool, ...], str] = {}
         self.get_key = f"SELECT expires_at FROM {s}.idempotency_keys WHERE idempotency_key = %s"
         self.put_key = _upsert(

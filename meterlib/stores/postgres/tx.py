@@ -18,13 +18,14 @@ from meterlib.effects import Effects
 from meterlib.errors import StoreError
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import CustomerState, Want
-from meterlib.stores import rows
+from meterlib.stores import rows, usage_sql
 from meterlib.stores.postgres import rows as pg
 from meterlib.stores.postgres.load import Loader
 from meterlib.stores.postgres.retention import RetentionSession
 from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Owner, Slot, Step, exchange
 from meterlib.stores.postgres.writes import owners, write_steps
 from meterlib.stores.session_adapter import StateSession
+from meterlib.usage_rows import UsageQuery, UsageRow
 
 
 class _Owner(Owner, Protocol):
@@ -342,6 +343,17 @@ class PostgresSession(RetentionSession, StateSession):
             )
         )
         return [pg.event_from_row(r) for r in self._run(sql, params)]
+
+    # --- usage reports
+
+    def usage_rows(self, query: UsageQuery) -> list[UsageRow]:
+        """The events `query` names (`meterlib.stores.usage_sql`)."""
+        sql, params = usage_sql.usage_select(query, self._sql.events_table, "%s")
+        return usage_sql.usage_rows(self._run(sql, params).fetchall(), query)
+
+    def overdue_lock_owners(self, now: int) -> list[str]:
+        """The owners of the locks past their expiry at `now`, in id order."""
+        return [str(r[0]) for r in self._run(self._sql.overdue_owners, (now,))]
 
     # --- idempotency keys
 

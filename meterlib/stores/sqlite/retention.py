@@ -114,8 +114,12 @@ class RetentionSession:
 
     def take_events(self: _Session, before: int, limit: int) -> list[EventRecord]:
         """Remove and return the oldest events recorded before `before` (at most `limit`)."""
-        found = self._writable().execute(_TAKE_EVENTS, (before, limit)).fetchall()
-        taken = [grant_rows.event_from_row(r) for r in found]
+        conn = self._writable()
+        taken = [grant_rows.event_from_row(r) for r in conn.execute(_TAKE_EVENTS, (before, limit))]
+        if taken:
+            # the next event number is read from the largest rowid: with the newest events
+            # gone it would come back down, and an event id would be handed out twice
+            raise_seq(conn, "event", max(e.seq for e in taken))
         return sorted(taken, key=lambda e: (e.timestamp, e.seq))
 
     def add_hourly_totals(self: _Session, totals: Iterable[HourlyTotal]) -> None:

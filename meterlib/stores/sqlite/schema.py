@@ -141,21 +141,33 @@ def _schema_v2_counters(db: Database) -> None:
     db.executescript(SCHEMA_V2_COUNTERS)
 
 
+# Usage reports read one customer's events of some features over a time range: indexed by
+# what each event was tracked under (its feature_id, else its event_name), as they query it.
+SCHEMA_V3_USAGE_INDEX = """
+CREATE INDEX events_by_customer_name
+    ON events (customer_id, COALESCE(feature_id, event_name), timestamp);
+"""
+
+
+def _schema_v3_usage_index(db: Database) -> None:
+    db.executescript(SCHEMA_V3_USAGE_INDEX)
+
+
 # Idempotency keys expire by themselves: each write that claims keys removes a few spent
 # ones, found by this index (a scan of the key table per write would grow with it).
-SCHEMA_V3_KEY_EXPIRY = """
+SCHEMA_V4_KEY_EXPIRY = """
 CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
 """
 
 
-def _schema_v3_key_expiry(db: Database) -> None:
-    db.executescript(SCHEMA_V3_KEY_EXPIRY)
+def _schema_v4_key_expiry(db: Database) -> None:
+    db.executescript(SCHEMA_V4_KEY_EXPIRY)
 
 
 # Prune keeps, of the events it removes, their sums per customer, entity, tracked name and
 # UTC hour (an entity_id of '' is none: a key column cannot hold NULL), and the instant
 # before which events are gone.
-SCHEMA_V4_RETENTION = """
+SCHEMA_V5_RETENTION = """
 CREATE TABLE hourly_totals (
     customer_id TEXT NOT NULL,
     entity_id TEXT NOT NULL,
@@ -173,8 +185,8 @@ CREATE TABLE retention (
 """
 
 
-def _schema_v4_retention(db: Database) -> None:
-    db.executescript(SCHEMA_V4_RETENTION)
+def _schema_v5_retention(db: Database) -> None:
+    db.executescript(SCHEMA_V5_RETENTION)
 
 
 # Append only: a file records the names it has applied, and a name this list lacks means the
@@ -182,8 +194,9 @@ def _schema_v4_retention(db: Database) -> None:
 MIGRATIONS = (
     ("0001_initial", _schema_v1),
     ("0002_counters", _schema_v2_counters),
-    ("0003_key_expiry", _schema_v3_key_expiry),
-    ("0004_retention", _schema_v4_retention),
+    ("0003_usage_index", _schema_v3_usage_index),
+    ("0004_key_expiry", _schema_v4_key_expiry),
+    ("0005_retention", _schema_v5_retention),
 )
 _KNOWN_MIGRATIONS = frozenset(name for name, _ in MIGRATIONS)
 

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from typing import Any, NoReturn
 
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
-from meterlib.stores import grant_rows, rows
+from meterlib.stores import grant_rows, rows, usage_sql
 from meterlib.stores.session_adapter import CatalogueMemo, StateSession
 from meterlib.stores.sqlite import retention
 from meterlib.stores.sqlite.caches import FeatureCache, GrantCache, Known
+from meterlib.usage_rows import UsageQuery, UsageRow
 
 _SELECT_FEATURE = rows.select_sql("features", rows.FEATURE_COLUMNS)
 _GET_FEATURE = _SELECT_FEATURE + " WHERE id = ?"
@@ -83,6 +84,9 @@ _NEXT_SEQ = (
 )
 
 _EVENTS_SQL: dict[tuple[bool, ...], str] = {}
+
+
+_OVERDUE_OWNERS = usage_sql.overdue_owners_sql("locks", "?")
 
 
 def _events_sql(key: tuple[bool, bool, bool, bool, bool, bool]) -> str:
@@ -324,6 +328,16 @@ class SQLiteSession(retention.RetentionSession, StateSession):
             )
         )
         return [grant_rows.event_from_row(r) for r in self._conn.execute(sql, params)]
+
+    # --- usage reports ---
+    def usage_rows(self, query: UsageQuery) -> list[UsageRow]:
+        """The events `query` names (`meterlib.stores.usage_sql`)."""
+        sql, params = usage_sql.usage_select(query, "events", "?")
+        return usage_sql.usage_rows(self._conn.execute(sql, params).fetchall(), query)
+
+    def overdue_lock_owners(self, now: int) -> list[str]:
+        """The owners of the locks past their expiry at `now`, in id order."""
+        return [r[0] for r in self._conn.execute(_OVERDUE_OWNERS, (now,))]
 
     def get_idempotency_key(self, key: str) -> int | None:
         """The instant (ms) until which `key` is claimed, or None."""
