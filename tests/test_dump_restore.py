@@ -85,11 +85,27 @@ class DumpRestoreAgreement(StoreAgreement):
             for entity in (None, *ENTITIES):
                 self.read_subject(customer, entity, FEATURES[0])
                 self.all(lambda lg, c=customer: lg.usage_limits(c))  # type: ignore[misc]
+            self.read_usage(customer, "day", 45)
 
     @rule(ago=st.integers(0, 40 * DAY))
     def prune(self, ago: int) -> None:
         """Prune older events (their totals travel in the dump too) and spent keys."""
         self.all(lambda ledger: ledger.prune(self.now - ago))
+
+    @rule(
+        customer=st.sampled_from([None, *CUSTOMERS]),
+        bins=st.sampled_from(["hour", "day", "month"]),
+        days=st.integers(1, 60),
+    )
+    def read_usage(self, customer: str | None, bins: str, days: int) -> None:
+        """Usage over events and the hourly totals of pruned time (start on a whole hour)."""
+        end = self.now
+        start = end - end % 3_600_000 - days * DAY
+        self.all(
+            lambda ledger: ledger.usage(
+                ["f", "credits"], customer_id=customer, start=start, end=end, bin_size=bins
+            )
+        )
 
     @rule()
     def reopen(self) -> None:
