@@ -11,7 +11,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks import catch_up, floors, imports, memory, postgres, processes, scale, sqlite
+from benchmarks import (
+    catch_up,
+    floors,
+    growth,
+    imports,
+    memory,
+    postgres,
+    processes,
+    scale,
+    sqlite,
+)
 from benchmarks.plan import FULL, QUICK, Run
 from benchmarks.report import Row, render
 from benchmarks.timing import machine
@@ -25,6 +35,7 @@ SECTIONS: dict[str, Callable[[Run], list[Row]]] = {
     "floors": floors.rows,
     "processes": processes.rows,
     "imports": imports.rows,
+    "growth": growth.rows,
     "postgres": postgres.rows,
 }
 
