@@ -31,7 +31,7 @@ from benchmarks.plan import Run
 from benchmarks.report import Row
 from meterlib import Ledger, ManualClock
 from meterlib.cli import cli
-from meterlib.dumping import restore_from
+from meterlib.dumping import all_events, restore_from
 from meterlib.stores import SQLiteStore
 from meterlib.stores.rows import EVENT_COLUMNS
 
@@ -138,17 +138,7 @@ def postgres_figures(folder: Path, events: int, url: str) -> dict[str, Any]:
     target.close()
     source = Ledger(SQLiteStore(path), clock=clock)
     with source, source.store.transaction(write=False) as tx:
-        records = []
-        before = None
-        while True:
-            page = tx.list_events(
-                    customer_id=None, feature_id=None, entity_id=None, start=None,
-                    end=None, before=before, limit=10_000,
-                )  # fmt: skip
-            records += page
-            if len(page) < 10_000:
-                break
-            before = (page[-1].timestamp, page[-1].seq)
+        records = list(all_events(tx, page=10_000))
     rows = [pg.event_to_row(e) for e in records]
     sql = pg.Statements(schema)
     figures: dict[str, Any] = {}

@@ -51,26 +51,30 @@ def _records(session: StoreSession, now: int) -> Iterator[tuple[str, Any]]:
     if through is not None:
         yield "pruned", through
     yield from (("total", t) for t in session.list_hourly_totals(-ALL_TIME, ALL_TIME))
-    yield from (("event", e) for e in _events(session))
+    yield from (("event", e) for e in all_events(session))
 
 
-def _events(session: StoreSession) -> Iterator[EventRecord]:
-    """Every event, newest first, a page at a time (the store's own order and index)."""
+def all_events(session: StoreSession, *, page: int = PAGE) -> Iterator[EventRecord]:
+    """Every event, newest first, `page` at a time (the store's own order and index)."""
     before: tuple[int, int] | None = None
     while True:
-        page = session.list_events(
-            customer_id=None,
-            feature_id=None,
-            entity_id=None,
-            start=None,
-            end=None,
-            before=before,
-            limit=PAGE,
-        )
-        yield from page
-        if len(page) < PAGE:
+        found = _page(session, before, page)
+        yield from found
+        if len(found) < page:
             return
-        before = (page[-1].timestamp, page[-1].seq)
+        before = (found[-1].timestamp, found[-1].seq)
+
+
+def _page(session: StoreSession, before: tuple[int, int] | None, limit: int) -> list[EventRecord]:
+    return session.list_events(
+        customer_id=None,
+        feature_id=None,
+        entity_id=None,
+        start=None,
+        end=None,
+        before=before,
+        limit=limit,
+    )
 
 
 def restore_from(
@@ -105,17 +109,9 @@ def _refuse_unless_empty(session: StoreSession) -> None:
         "idempotency keys": len(session.list_idempotency_keys(-1)),
         "hourly totals": len(session.list_hourly_totals(-ALL_TIME, ALL_TIME)),
     }
-    if session.list_events(
-        customer_id=None,
-        feature_id=None,
-        entity_id=None,
-        start=None,
-        end=None,
-        before=None,
-        limit=1,
-    ):
+    if _page(session, None, 1):
         held["events"] = 1
-    found = [f"{what}" for what, n in held.items() if n]
+    found = [what for what, n in held.items() if n]
     if found:
         raise InvalidRequest(
             f"restore: the ledger is not empty (it holds {', '.join(found)}); restore into "
