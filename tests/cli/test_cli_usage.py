@@ -15,7 +15,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from conftest import Run
+from cli.conftest import Run
 
 from meterlib import Ledger, ManualClock
 from meterlib.stores import SQLiteStore

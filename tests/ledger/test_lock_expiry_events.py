@@ -4,14 +4,13 @@ next (a read, a listing, a report) and whenever. Every store, on a ManualClock."
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
-from conftest import START
 
 from meterlib import Ledger, ManualClock
 
 D = Decimal
+START = datetime(2025, 1, 31, 12, tzinfo=UTC)  # the `clock` fixture's start (tests/conftest.py)
 EXPIRY = START + timedelta(hours=1)
 
 
