@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 from meterlib import dump_records as fmt
+from meterlib import validation
 from meterlib.effects import Effects
 from meterlib.errors import InvalidRequest
 from meterlib.hourly_totals import HourlyTotal
@@ -24,6 +25,7 @@ ALL_TIME = 1 << 62  # beyond every instant, either way
 
 def dump_to(store: Store, now: int, fp: IO[str]) -> int:
     """Write the ledger to `fp` as of `now` (the clock of the Ledger); the records written."""
+    _file(fp, "write", "written to")
     fp.write(fmt.header(now) + "\n")
     count = 0
     with store.transaction(write=False) as session:
@@ -82,6 +84,7 @@ def restore_from(
 ) -> int:
     """Write the dump `fp` holds into the empty `store`, all or nothing; the records read.
     `progress(records)` is told now and then how far it got."""
+    _file(fp, "readline", "read from")
     lines = iter(fp)
     first = next(lines, "")
     fmt.read_header(first)
@@ -100,6 +103,15 @@ def restore_from(
     if progress is not None:
         progress(count)
     return count
+
+
+def _file(fp: object, method: str, what: str) -> None:
+    if not callable(getattr(fp, method, None)):
+        raise InvalidRequest(
+            f"fp: expected a text file to be {what}, such as open(path, encoding='utf-8') "
+            f"(received {validation.shown(fp)})",
+            field="fp",
+        )
 
 
 def _refuse_unless_empty(session: StoreSession) -> None:

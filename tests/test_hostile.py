@@ -10,6 +10,7 @@ the ledger is exactly as it was. `-m slow` runs the same properties with a large
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -190,6 +191,10 @@ CALLS: dict[str, dict[str, Any]] = {
     "finalize": {"lock_id": "held", "action": "confirm", "override_value": 1, "properties": {}},
     "events": {"customer_id": "c1", "feature_id": None, "start": None, "end": None, "limit": 10},
     "claim_idempotency_key": {"key": "k9"},
+    "usage": {"feature_id": "f", "customer_id": "c1", "bin_size": "day", "group_by": None},
+    "prune": {"before": 0},
+    "dump": {"fp": io.StringIO()},
+    "restore": {"fp": io.StringIO()},
     "release_idempotency_key": {"key": "used"},
     "subscribe": {"callback": print, "events": None},
 }
@@ -320,6 +325,7 @@ BODIES: dict[str, dict[str, Any]] = {
     "entities.get": {"customer_id": "c1", "entity_id": "e1"},
     "entities.update": {"customer_id": "c1", "entity_id": "e1", "billing_controls": {}},
     "events.list": {"customer_id": "c1"},
+    "events.aggregate": {"customer_id": "c1", "feature_id": "f", "range": "7d"},
     "features.create": {"feature_id": "new", "name": "N", "type": "metered"},
     "features.get": {"feature_id": "f"},
     "features.list": {},
