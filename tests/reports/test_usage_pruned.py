@@ -91,17 +91,15 @@ tracks = st.lists(
 )
 
 
-@settings(
-    max_examples=8,
+FAST = settings(
+    max_examples=4,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(
-    program=tracks,
-    cuts=st.lists(st.integers(0, 60 * 24 * 60 * 60_000), min_size=1, max_size=2),
-    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
-)
-def test_any_prune_leaves_hour_day_and_month_usage_unchanged(
+SLOW = settings(FAST, max_examples=60)
+
+
+def usage_unchanged_by_prunes(
     ledger: Ledger,
     clock: ManualClock,
     program: list[tuple[int, tuple[str, str | None], Decimal]],
@@ -148,3 +146,35 @@ def test_any_prune_leaves_hour_day_and_month_usage_unchanged(
     for cut in cuts:
         ledger.prune(NOW_MS - cut)
     assert reports() == before
+
+
+given_programs = given(
+    program=tracks,
+    cuts=st.lists(st.integers(0, 60 * 24 * 60 * 60_000), min_size=1, max_size=2),
+    zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+)
+
+
+@FAST
+@given_programs
+def test_any_prune_leaves_hour_day_and_month_usage_unchanged(
+    ledger: Ledger,
+    clock: ManualClock,
+    program: list[tuple[int, tuple[str, str | None], Decimal]],
+    cuts: list[int],
+    zone: str,
+) -> None:
+    usage_unchanged_by_prunes(ledger, clock, program, cuts, zone)
+
+
+@pytest.mark.slow
+@SLOW
+@given_programs
+def test_many_prunes_leave_usage_unchanged(
+    ledger: Ledger,
+    clock: ManualClock,
+    program: list[tuple[int, tuple[str, str | None], Decimal]],
+    cuts: list[int],
+    zone: str,
+) -> None:
+    usage_unchanged_by_prunes(ledger, clock, program, cuts, zone)
