@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sqlite3
+import sys
 import tempfile
 import time
 import uuid
@@ -196,14 +197,18 @@ def _postgres_key_bytes(url: str, keys: int) -> float:
 
 
 def run(folder: Path, *, events: int, url: str | None) -> dict[str, Any]:
-    """Every figure (PostgreSQL's only with a URL)."""
-    found = {
-        "sqlite": sqlite_growth(folder, events),
-        "prune": prune_shrink(folder, events),
-    }
+    """Every figure (PostgreSQL's only with a URL); each is told to stderr once measured."""
+    found: dict[str, Any] = {}
+    for name, measure in (("sqlite", sqlite_growth), ("prune", prune_shrink)):
+        found[name] = _told(name, measure(folder, events))
     if url:
-        found["postgres"] = postgres_figures(folder, events, url)
+        found["postgres"] = _told("postgres", postgres_figures(folder, events, url))
     return found
+
+
+def _told(name: str, figures: dict[str, Any]) -> dict[str, Any]:
+    print(f"  {name}: {figures}", file=sys.stderr, flush=True)
+    return figures
 
 
 def _url() -> str | None:
