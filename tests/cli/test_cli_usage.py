@@ -9,17 +9,19 @@ import json
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from cli.conftest import Run
+from click.testing import Result
 
 from meterlib import Ledger, ManualClock
 from meterlib.stores import SQLiteStore
 
+Run = Callable[..., Result]  # the `run` fixture of conftest.py
 END = datetime(2025, 6, 4, tzinfo=UTC)
 WINDOW = ("--start", "2025-06-01T00:00:00Z", "--end", "2025-06-04T00:00:00Z")
 

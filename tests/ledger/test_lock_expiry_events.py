@@ -10,7 +10,7 @@ from decimal import Decimal
 from meterlib import Ledger, ManualClock
 
 D = Decimal
-START = datetime(2025, 1, 31, 12, tzinfo=UTC)  # the `clock` fixture's start (tests/conftest.py)
+START = datetime(2025, 1, 31, 12, tzinfo=UTC)  # the `clock` fixture's start
 EXPIRY = START + timedelta(hours=1)
 
 
