@@ -89,8 +89,10 @@ class DumpRestoreAgreement(StoreAgreement):
 
     @rule(ago=st.integers(0, 40 * DAY))
     def prune(self, ago: int) -> None:
-        """Prune older events (their totals travel in the dump too) and spent keys."""
-        self.all(lambda ledger: ledger.prune(self.now - ago))
+        """Prune older events (their totals travel in the dump too) and spent keys. Only the
+        events removed are compared: a dump carries live keys only, so the spent keys a store
+        still held (and a prune then counts) stay behind by design."""
+        self.all(lambda ledger: ledger.prune(self.now - ago).events_removed)
 
     @rule(
         customer=st.sampled_from([None, *CUSTOMERS]),
