@@ -14,6 +14,7 @@ from typing import Any
 from benchmarks import (
     catch_up,
     floors,
+    growth,
     imports,
     memory,
     postgres,
@@ -35,6 +36,7 @@ SECTIONS: dict[str, Callable[[Run], list[Row]]] = {
     "floors": floors.rows,
     "processes": processes.rows,
     "imports": imports.rows,
+    "growth": growth.rows,
     "postgres": postgres.rows,
     "usage": usage.rows,
 }

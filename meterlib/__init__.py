@@ -21,6 +21,7 @@ from meterlib.errors import (
     NotFound,
     StoreError,
 )
+from meterlib.hourly_totals import PruneReport
 from meterlib.ledger import Ledger
 from meterlib.models import Customer, Entity, Feature
 from meterlib.notifications import Notification
@@ -72,6 +73,7 @@ __all__ = [
     "NotFound",
     "Notification",
     "Preview",
+    "PruneReport",
     "Reset",
     "Rollover",
     "SQLiteStore",

@@ -33,6 +33,9 @@ class Effects(NamedTuple):
     events: tuple[EventRecord, ...] = ()  # appended; seqs from CustomerState.seqs or Asks
     counters: tuple[Counter, ...] = ()  # inserted or replaced by (customer_id, key)
     claims: tuple[tuple[str, int], ...] = ()  # idempotency key → claimed until (ms)
+    # now, when keys are claimed: keys claimed until then or earlier are spent, and the store
+    # removes a few of them (`KEYS_SWEPT_PER_CLAIM` per claim), so the table never piles up
+    keys_spent_by: int | None = None
 
     def __or__(self, other: object) -> Effects:
         """Both, `other` after `self`: a later version of the same row wins."""
@@ -57,6 +60,7 @@ class Effects(NamedTuple):
             (*self.events, *other.events),
             _merged(self.counters, other.counters, lambda c: (c.customer_id, c.key)),
             _merged(self.claims, other.claims, lambda c: c[0]),
+            _later(self.keys_spent_by, other.keys_spent_by),
         )
 
     def __bool__(self) -> bool:
@@ -65,6 +69,16 @@ class Effects(NamedTuple):
 
 
 NO_EFFECTS = Effects()
+
+# How many spent idempotency keys a store removes per key claimed: more than one, so a backlog
+# (keys left from before, or a day of released keys) drains while keyed traffic goes on.
+KEYS_SWEPT_PER_CLAIM = 2
+
+
+def _later(first: int | None, other: int | None) -> int | None:
+    if first is None:
+        return other
+    return first if other is None else max(first, other)
 
 
 T = TypeVar("T")

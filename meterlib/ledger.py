@@ -13,12 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any, Self
+from typing import IO, Any, Self
 
 from meterlib import shell_setup as shell
 from meterlib import validation
 from meterlib.arguments import catalogue, grants, usage
 from meterlib.clock import Clock, system_clock
+from meterlib.dumping import dump_to, restore_from
+from meterlib.hourly_totals import PruneReport
+from meterlib.instants import instant
 from meterlib.ledger_catalogue import CatalogueCalls
 from meterlib.ledger_records import RecordCalls
 from meterlib.notifications import Callback, Notifier
@@ -34,6 +37,7 @@ from meterlib.operations.track import (
     wants_of_batch,
 )
 from meterlib.operations.updates import decide_update
+from meterlib.pruning import prune as prune_before
 from meterlib.results import (
     Balance,
     CheckResult,
@@ -293,3 +297,20 @@ class Ledger(CatalogueCalls, RecordCalls):
         """
         want = catalogue.subject(customer_id, entity_id)
         return shell.read_subject(self, want, reads.usage_limits)
+
+    # --- the ledger's life: dumps and pruning
+
+    def dump(self, fp: IO[str]) -> int:
+        """Write the whole ledger to the text file `fp` as JSON lines (`meterlib.dumping`),
+        from one read transaction; the number of records (after the header line)."""
+        return dump_to(self.store, shell.now(self), fp)
+
+    def restore(self, fp: IO[str]) -> int:
+        """Read a dump into this ledger, which must be empty (else InvalidRequest), all or
+        nothing; the number of records."""
+        return restore_from(self.store, fp)
+
+    def prune(self, before: object) -> PruneReport:
+        """Remove the events recorded before `before` (keeping their hourly totals) and the
+        spent idempotency keys, a chunk per short transaction (`meterlib.pruning`)."""
+        return prune_before(self.store, shell.now(self), instant(before, field="before"))

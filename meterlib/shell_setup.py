@@ -266,7 +266,8 @@ def claim_key(ledger: Holds, stored: str) -> None:
     at = now(ledger)
     with ledger.store.transaction(write=True) as tx:
         state = tx.load(Want("", keys=(stored,)))
-        tx.apply(Effects(claims=(idempotency.claim(state.claims, stored, at),)))
+        claimed = Effects(claims=(idempotency.claim(state.claims, stored, at),))
+        tx.apply(idempotency.spending(claimed, at))
 
 
 def release_key(ledger: Holds, stored: str) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from meterlib import shell_setup as shell
+from meterlib import usage_pruned
 from meterlib.arguments.reports import UsageArgs
 from meterlib.errors import CustomerNotFound, EntityNotFound, InvalidRequest
 from meterlib.models import Grant
@@ -68,7 +69,7 @@ def native(ledger: shell.Holds, args: UsageArgs) -> UsageReport:
                 args.entity_id,
                 properties=reads_properties(args),
             )
-            rows = tx.usage_rows(query)
+            rows = tx.usage_rows(query) + pruned_rows(tx, query, edges, args)
         grouping = None
         if args.group_by is not None:
             grouping = usage.Grouping(args.group_by, args.max_groups, OTHER)
@@ -81,6 +82,18 @@ def native(ledger: shell.Holds, args: UsageArgs) -> UsageReport:
             grouping=grouping,
             filter_by=args.filter_by,
         )
+
+
+def pruned_rows(
+    tx: StoreSession, query: UsageQuery, edges: list[int], args: UsageArgs
+) -> list[UsageRow]:
+    """The hourly totals of pruned time in the window (`meterlib.usage_pruned`)."""
+    through = tx.pruned_through()
+    if through is None or not usage_pruned.touches_pruned(query, through):
+        return []
+    grouped = "group_by" if args.group_by else "filter_by" if args.filter_by else None
+    usage_pruned.refuse_inexact(through, query, edges, grouped=grouped)
+    return usage_pruned.rows_of(tx.list_hourly_totals(query.start, query.end), query)
 
 
 class Read(NamedTuple):

@@ -48,3 +48,30 @@ def track_until_killed(path: str, log_path: str, prefix: str, ready: Any) -> Non
             ledger.track(CUSTOMER, FEATURE, value=1, idempotency_key=f"{prefix}-{n}")
             os.write(fd, b".")
     os.close(fd)
+
+
+def track_while(path: str, barrier: Any, stop: Any, results: Any) -> None:
+    """Track 1 until `stop` is set; reports (calls, the calls slower than 50 ms as (epoch
+    seconds at their start, seconds taken), errors seen, first and last instants). A
+    StoreError (`database is locked`) is counted, not raised, so the parent can say how many
+    surfaced."""
+    from meterlib import StoreError
+
+    calls = 0
+    slow: list[tuple[float, float]] = []
+    errors: list[str] = []
+    with Ledger(SQLiteStore(path, timeout=30)) as ledger:
+        barrier.wait()
+        began = time.time()
+        while not stop.is_set():
+            at, t0 = time.time(), time.perf_counter()
+            try:
+                ledger.track(CUSTOMER, FEATURE, value=1)
+            except StoreError as exc:
+                errors.append(str(exc))
+            took = time.perf_counter() - t0
+            if took > 0.05:
+                slow.append((at, took))
+            calls += 1
+        ended = time.time()
+    results.put((calls, slow, errors[:3], began, ended))

@@ -10,6 +10,7 @@ the ledger is exactly as it was. `-m slow` runs the same properties with a large
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -190,6 +191,9 @@ CALLS: dict[str, dict[str, Any]] = {
     "finalize": {"lock_id": "held", "action": "confirm", "override_value": 1, "properties": {}},
     "events": {"customer_id": "c1", "feature_id": None, "start": None, "end": None, "limit": 10},
     "claim_idempotency_key": {"key": "k9"},
+    "prune": {"before": 0},
+    "dump": {"fp": io.StringIO()},
+    "restore": {"fp": io.StringIO()},
     "release_idempotency_key": {"key": "used"},
     "subscribe": {"callback": print, "events": None},
     "usage": {

@@ -36,6 +36,7 @@ PUBLIC = [
     "NotFound",
     "Notification",
     "Preview",
+    "PruneReport",
     "Reset",
     "Rollover",
     "SQLiteStore",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import click
 
-from meterlib.cli import catalogue, catalogue_edits, commands, usage
+from meterlib.cli import catalogue, catalogue_edits, commands, retention, usage
 from meterlib.cli.demo import build, default_start
 from meterlib.cli.exporting import export
 from meterlib.cli.importing import import_
@@ -118,6 +118,10 @@ for command in (
     export,
     usage.usage,
     usage.report,
+    retention.dump,
+    retention.restore,
+    retention.copy,
+    retention.prune,
 ):
     cli.add_command(command)
 

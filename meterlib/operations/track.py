@@ -20,7 +20,7 @@ from meterlib.operations.catch_up import (
     open_working,
     rebind,
 )
-from meterlib.operations.idempotency import claim
+from meterlib.operations.idempotency import claim, spending
 from meterlib.quantity import ZERO, to_quantity
 from meterlib.results import Balance, Deduction, Reset, TrackDetails, TrackResult
 from meterlib.rules.context import Context
@@ -196,7 +196,8 @@ def decide_track(state: CustomerState, ctx: Context, args: TrackArgs) -> Decisio
         claims = (claim(state.claims, f"track:{args.idempotency_key}", ctx.now),)
     working = open_working(state, ctx, write=True, notify=True)
     result = apply_track(working, tracked, args)
-    return Decision(result, working.effects(claims), working.notifications())
+    effects = spending(working.effects(claims), ctx.now)
+    return Decision(result, effects, working.notifications())
 
 
 def wants_of_batch(items: Sequence[TrackArgs]) -> list[Want]:
@@ -251,7 +252,7 @@ def decide_batch(
     effects = Effects(claims=tuple(made))
     for working in workings.values():
         effects = effects | working.effects()
-    return Decision(results, effects, tuple(outbox))
+    return Decision(results, spending(effects, ctx.now), tuple(outbox))
 
 
 def track_details(

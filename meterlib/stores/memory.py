@@ -8,7 +8,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import EMPTY, CustomerState, Want
-from meterlib.stores import memory_usage
+from meterlib.stores import memory_retention, memory_usage
 from meterlib.stores.memory_catalogue import MemoryCatalogueEdits
 from meterlib.stores.session_adapter import (
     CatalogueMemo,
@@ -34,6 +34,8 @@ class _State:
         self.customer_locks: dict[str, dict[str, Lock]] = {}
         self.events: list[tuple[int, int, EventRecord]] = []  # sorted by (timestamp, seq)
         self.idempotency: dict[str, int] = {}
+        self.key_expiry: list[tuple[int, str]] = []  # see memory_retention
+        self.retained = memory_retention.Retained()
         self.seqs: dict[str, int] = {}
         self.counters: dict[str, dict[str, Counter]] = {}  # customer_id -> key -> counter
         # `MemoryStore.revision`: one count of changes, and the count at each customer's last
@@ -51,7 +53,7 @@ def revision_of(state: _State, customer_id: str) -> int:
     return customer if customer > features else features
 
 
-class MemorySession(MemoryCatalogueEdits, StateSession):
+class MemorySession(MemoryCatalogueEdits, memory_retention.RetentionSession, StateSession):
     """A unit of work over a MemoryStore; every write logs how to undo itself."""
 
     _s: _State
@@ -304,6 +306,7 @@ class MemorySession(MemoryCatalogueEdits, StateSession):
 
     def put_idempotency_key(self, key: str, expires_at: int) -> None:
         self._set(self._s.idempotency, key, expires_at)
+        memory_retention.claimed(self._s, key, expires_at)
 
     def list_counters(self, customer_id: str) -> list[Counter]:
         rows = self._s.counters.get(customer_id)

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from meterlib.catalogue_edits import CatalogueEdits, FeatureUsers
 from meterlib.effects import Effects
+from meterlib.hourly_totals import HourlyTotal
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import Catalogue, CustomerState, Want
 from meterlib.usage_rows import UsageQuery, UsageRow
@@ -168,6 +169,41 @@ class StoreSession(Protocol):
 
     def apply_edits(self, edits: CatalogueEdits) -> None:
         """Write `edits` (features replaced, features, entities and customers deleted)."""
+
+    # --- retention, dumps ---
+    def expire_idempotency_keys(self, now: int, limit: int) -> int:
+        """Remove at most `limit` keys claimed until `now` or earlier (spent: a claim holds
+        until its instant); how many went. `apply` calls it for `Effects.keys_spent_by`."""
+
+    def list_idempotency_keys(self, now: int) -> list[tuple[str, int]]:
+        """The keys claimed beyond `now`, with their instants, in key order."""
+
+    def seq_values(self) -> dict[str, int]:
+        """Per kind, a number at least the largest `next_seq` has handed out."""
+
+    def restore_seq(self, kind: str, value: int) -> None:
+        """Make every later `next_seq(kind)` larger than `value`."""
+
+    def restore_rows(self, effects: Effects) -> None:
+        """Write the rows of a ledger being restored (an empty one, in this transaction):
+        as `apply`, with `effects.customer` the owner of its entities, grants, locks and
+        counters; a store may skip what `apply` does to serialise writers."""
+
+    def take_events(self, before: int, limit: int) -> list[EventRecord]:
+        """Remove and return at most `limit` of the oldest events recorded before `before`
+        (oldest first by (timestamp, seq))."""
+
+    def add_hourly_totals(self, totals: Iterable[HourlyTotal]) -> None:
+        """Add each total to the one kept for its key (`HourlyTotal.key`), or keep it."""
+
+    def list_hourly_totals(self, start: int, end: int) -> list[HourlyTotal]:
+        """The totals of the hours in [start, end), in key order."""
+
+    def pruned_through(self) -> int | None:
+        """The instant before which events have been pruned (None: never pruned)."""
+
+    def set_pruned_through(self, before: int) -> None:
+        """Record that events before `before` are pruned (an earlier instant is kept)."""
 
 
 class Store(Protocol):

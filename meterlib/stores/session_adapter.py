@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from meterlib.catalogue_edits import CatalogueEdits
-from meterlib.effects import Effects
+from meterlib.effects import KEYS_SWEPT_PER_CLAIM, Effects
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.state import EMPTY, Catalogue, CustomerState, Want, controlled, entities_wanted
 
@@ -65,6 +65,7 @@ class _Rows(Protocol):
     def get_idempotency_key(self, key: str) -> int | None: ...
     def put_idempotency_key(self, key: str, expires_at: int) -> None: ...
     def list_counters(self, customer_id: str) -> list[Counter]: ...
+    def expire_idempotency_keys(self, now: int, limit: int) -> int: ...
     def put_counters(self, counters: Iterable[Counter]) -> None: ...
     def _catalogue_memo(self) -> CatalogueMemo: ...
     def _revision(self, customer_id: str) -> Hashable | None: ...
@@ -149,7 +150,7 @@ class StateSession:
 
     def apply(self: _Rows, effects: Effects) -> None:
         """Write `effects` (features, customer, entities, grants, locks, events, counters,
-        claims, in that order); a later read in the same session sees them."""
+        claims, spent keys, in that order); a later read in the same session sees them."""
         for feature in effects.features:
             self.add_feature(feature)
         if effects.customer is not None:
@@ -170,6 +171,13 @@ class StateSession:
             self.put_counters(effects.counters)
         for key, until in effects.claims:
             self.put_idempotency_key(key, until)
+        if effects.keys_spent_by is not None:
+            limit = KEYS_SWEPT_PER_CLAIM * max(1, len(effects.claims))
+            self.expire_idempotency_keys(effects.keys_spent_by, limit)
+
+    def restore_rows(self: _Rows, effects: Effects) -> None:
+        """`apply`: a restore writes its rows the way every write does."""
+        StateSession.apply(self, effects)
 
     def apply_edits(self: _Rows, edits: CatalogueEdits) -> None:
         """Write `edits`: features replaced, then features, entities, customers deleted."""

@@ -27,6 +27,7 @@ from attrs import evolve
 
 from meterlib.models import Counter, EventRecord, Grant, Lock
 from meterlib.stores import grant_rows, rows, usage_sql
+from meterlib.stores.postgres.retention_ddl import KEY_EXPIRY, RETENTION
 
 Connection = psycopg.Connection[tuple[Any, ...]]
 
@@ -171,6 +172,8 @@ CREATE TABLE {s}.catalogue_version (
 );
 """,
     ),
+    (5, "key_expiry", KEY_EXPIRY),
+    (6, "retention", RETENTION),
 )
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -22,6 +22,7 @@ from meterlib.stores import rows, usage_sql
 from meterlib.stores.postgres import rows as pg
 from meterlib.stores.postgres.catalogue_edits import PostgresCatalogueEdits
 from meterlib.stores.postgres.load import Loader
+from meterlib.stores.postgres.retention import RetentionSession
 from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Owner, Slot, Step, exchange
 from meterlib.stores.postgres.writes import owners, write_steps
 from meterlib.stores.session_adapter import StateSession
@@ -34,7 +35,7 @@ class _Owner(Owner, Protocol):
     _loader: Loader
 
 
-class PostgresSession(PostgresCatalogueEdits, StateSession):
+class PostgresSession(PostgresCatalogueEdits, RetentionSession, StateSession):
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_locked", "_slot", "_sql", "_store", "_write")

@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from meterlib.effects import Effects
+from meterlib.effects import KEYS_SWEPT_PER_CLAIM, Effects
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
+from meterlib.stores.postgres.retention_sql import statements
 from meterlib.stores.postgres.wire import Step
 
 
@@ -30,6 +31,9 @@ def write_steps(sql: pg.Statements, effects: Effects) -> list[Step]:
     _rows(steps, sql.add_event, map(pg.event_to_row, effects.events))
     _rows(steps, sql.put_counter, map(pg.counter_to_row, effects.counters))
     _rows(steps, sql.put_key, effects.claims)
+    if effects.keys_spent_by is not None:  # in the same round trip as the claims
+        limit = KEYS_SWEPT_PER_CLAIM * max(1, len(effects.claims))
+        steps.append(Step(statements(sql.schema).expire_keys, (effects.keys_spent_by, limit)))
     return steps
 
 

@@ -153,12 +153,50 @@ def _schema_v3_usage_index(db: Database) -> None:
     db.executescript(SCHEMA_V3_USAGE_INDEX)
 
 
+# Idempotency keys expire by themselves: each write that claims keys removes a few spent
+# ones, found by this index (a scan of the key table per write would grow with it).
+SCHEMA_V4_KEY_EXPIRY = """
+CREATE INDEX idempotency_keys_by_expiry ON idempotency_keys (expires_at);
+"""
+
+
+def _schema_v4_key_expiry(db: Database) -> None:
+    db.executescript(SCHEMA_V4_KEY_EXPIRY)
+
+
+# Prune keeps, of the events it removes, their sums per customer, entity, tracked name and
+# UTC hour (an entity_id of '' is none: a key column cannot hold NULL), and the instant
+# before which events are gone.
+SCHEMA_V5_RETENTION = """
+CREATE TABLE hourly_totals (
+    customer_id TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    hour INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    events INTEGER NOT NULL,
+    PRIMARY KEY (hour, customer_id, entity_id, name)
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE retention (
+    key TEXT PRIMARY KEY NOT NULL,
+    value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+"""
+
+
+def _schema_v5_retention(db: Database) -> None:
+    db.executescript(SCHEMA_V5_RETENTION)
+
+
 # Append only: a file records the names it has applied, and a name this list lacks means the
 # file was written by a newer meterlib.
 MIGRATIONS = (
     ("0001_initial", _schema_v1),
     ("0002_counters", _schema_v2_counters),
     ("0003_usage_index", _schema_v3_usage_index),
+    ("0004_key_expiry", _schema_v4_key_expiry),
+    ("0005_retention", _schema_v5_retention),
 )
 _KNOWN_MIGRATIONS = frozenset(name for name, _ in MIGRATIONS)
 

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
 from meterlib.stores import grant_rows, rows, usage_sql
 from meterlib.stores.session_adapter import CatalogueMemo, StateSession
+from meterlib.stores.sqlite import retention
 from meterlib.stores.sqlite.caches import FeatureCache, GrantCache, Known
 from meterlib.stores.sqlite.catalogue_edits import FEATURES_KEY, SQLiteCatalogueEdits
 from meterlib.usage_rows import UsageQuery, UsageRow
@@ -122,7 +123,7 @@ class _Ended:
 _ENDED = _Ended()
 
 
-class SQLiteSession(SQLiteCatalogueEdits, StateSession):
+class SQLiteSession(SQLiteCatalogueEdits, retention.RetentionSession, StateSession):
     """A unit of work on one connection; see `meterlib.stores.protocol.StoreSession`."""
 
     __slots__ = ("_conn", "_features", "_grants", "_known", "_write")
