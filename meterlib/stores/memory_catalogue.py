@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from meterlib.catalogue_edits import FeatureUsers
 from meterlib.models import Counter, Customer, Entity, EventRecord, Feature, Grant, Lock
+from meterlib.stores.memory_retention import Retained
 
 
 class _State(Protocol):
@@ -24,6 +25,7 @@ class _State(Protocol):
     customer_locks: dict[str, dict[str, Lock]]
     events: list[tuple[int, int, EventRecord]]
     counters: dict[str, dict[str, Counter]]
+    retained: Retained
 
 
 class MemoryCatalogueEdits:
@@ -99,6 +101,9 @@ class MemoryCatalogueEdits:
             old = list(events)
             events[:] = kept
             self._undo.append(lambda: events.__setitem__(slice(None), old))
+        totals = s.retained.totals
+        for hour_key in [k for k in totals if k[1] == customer_id]:
+            self._pop(totals, hour_key)
         self._changes(customer_id)
 
     def delete_entity(self, customer_id: str, entity_id: str) -> None:

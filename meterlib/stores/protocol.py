@@ -162,7 +162,8 @@ class StoreSession(Protocol):
 
     def delete_customer(self, customer_id: str) -> None:
         """Remove the customer and every row it owns: entities, grants, locks, counters,
-        events (idempotency keys are not anyone's and stay)."""
+        events and the hourly totals of its pruned events (idempotency keys are not anyone's
+        and stay)."""
 
     def delete_entity(self, customer_id: str, entity_id: str) -> None:
         """Remove the entity row alone."""

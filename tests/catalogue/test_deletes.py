@@ -77,6 +77,24 @@ class TestDeleteCustomer:
         assert seeded.balance("acme", "messages", entity_id="seat-1").remaining == 100  # type: ignore[union-attr]
         assert seeded.check("acme", "messages", lock={"lock_id": "job"}).allowed  # id is free
 
+    def test_its_pruned_usage_goes_too(self, seeded: Ledger, clock: ManualClock) -> None:
+        """The hourly totals a prune kept of its events are the customer's: made again, it has
+        used nothing, while the other customer's pruned usage stays."""
+        start = clock.now()
+        clock.advance(hours=2)
+        seeded.prune(clock.now())
+        seeded.delete_customer("acme")
+        seeded.create_customer("acme")
+
+        def used(customer_id: str) -> object:
+            report = seeded.usage(
+                "messages", customer_id=customer_id, start=start, end=clock.now(), bin_size="hour"
+            )
+            return report.total["messages"].sum if "messages" in report.total else 0
+
+        assert used("acme") == 0
+        assert used("globex") == 1
+
     def test_idempotency_keys_are_nobodys_and_stay(self, seeded: Ledger) -> None:
         """Keys are global, not the customer's: a retry within 24 h is still a repeat."""
         seeded.delete_customer("acme")

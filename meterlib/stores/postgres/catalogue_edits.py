@@ -55,7 +55,7 @@ class _Sql:
             "ON CONFLICT (id) DO UPDATE SET value = v.value + 1"
         )
         self.delete_entity = f"DELETE FROM {s}.entities WHERE customer_id = %s AND id = %s"
-        owned = ("entities", "grants", "locks", "counters", "events")
+        owned = ("entities", "grants", "locks", "counters", "events", "hourly_totals")
         self.delete_customer = (
             *(f"DELETE FROM {s}.{table} WHERE customer_id = %s" for table in owned),
             f"DELETE FROM {s}.customers WHERE id = %s",

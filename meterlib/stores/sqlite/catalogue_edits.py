@@ -57,7 +57,7 @@ _DELETE_CUSTOMER = (
     "DELETE FROM customers WHERE id = ?",
     *(
         f"DELETE FROM {table} WHERE customer_id = ?"
-        for table in ("entities", "grants", "locks", "counters", "events")
+        for table in ("entities", "grants", "locks", "counters", "events", "hourly_totals")
     ),
 )
 
