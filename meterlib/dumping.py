@@ -36,8 +36,11 @@ def dump_to(store: Store, now: int, fp: IO[str]) -> int:
 
 
 def _records(session: StoreSession, now: int) -> Iterator[tuple[str, Any]]:
-    for kind_value in sorted(session.seq_values().items()):
-        yield "seq", kind_value
+    for kind, value in sorted(session.seq_values().items()):
+        if (
+            value > 0
+        ):  # 0: nothing handed out yet, however the store keeps that (a dump is canonical)
+            yield "seq", (kind, value)
     for feature in session.list_features():
         yield "feature", feature
     for customer in session.list_customers():

@@ -10,6 +10,7 @@ move, the restored ledgers' own dumps must equal the source's line for line.
 
 from __future__ import annotations
 
+import difflib
 import io
 import os
 
@@ -71,7 +72,10 @@ class DumpRestoreAgreement(StoreAgreement):
             clock = ManualClock(now)
             restored = Ledger(self._fresh(index), clock=clock)
             assert restored.restore(io.StringIO(text)) == text.count("\n") - 1
-            assert dumped(restored) == text, f"{restored!r} dumps another ledger"
+            again = dumped(restored)
+            assert again == text, f"{restored!r} dumps another ledger:\n" + "".join(
+                difflib.unified_diff(text.splitlines(True), again.splitlines(True), n=0)
+            )
             restored.subscribe(self.all_inboxes[index].append)
             self.all_ledgers[index], self.all_clocks[index] = restored, clock
         self.ledgers, self.clocks, self.inboxes = (
