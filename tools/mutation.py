@@ -58,6 +58,7 @@ MODULES: dict[str, list[str]] = {
         "tests/rules/test_resets_overage_lots.py",
         "tests/rules/test_month_end_lots.py",
         "tests/test_resets_merged.py",
+        "tests/rules/test_sub_day_lot_walk.py",
         *(f"{L}{name}.py" for name in ("rollovers", "update_lots")),
     ],
     "rules.resets": [
