@@ -155,6 +155,14 @@ class State:
             self._ledger = self.new_ledger(self.store(write=write))
         return self._ledger
 
+    def looking(self) -> Ledger:
+        """The Ledger for a report (`usage`, `report`): writable when the file may be written,
+        because looking releases expired locks on record and their release is usage given
+        back; read-only otherwise, and then such a release waits for the next write."""
+        db = self.db
+        writable = "://" in db or (os.path.exists(db) and os.access(db, os.W_OK))
+        return self.ledger(write=writable)
+
     def new_ledger(self, store: Store, clock: Clock | None = None) -> Ledger:
         """A Ledger over `store` with the settings the group options chose."""
         return Ledger(

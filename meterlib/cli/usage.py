@@ -48,7 +48,7 @@ REPORT_DAYS = 30
 @pass_state
 def usage(state: State, /, *, feature_id: str, as_csv: bool, **options: Any) -> None:
     """Show FEATURE's recorded usage in bins, with a bar per bin and the total."""
-    report = state.ledger(write=False).usage(feature_id, **options)
+    report = state.looking().usage(feature_id, **options)
     if state.as_json:
         echo_json(json_safe(report.to_dict()))
     elif as_csv:
@@ -74,7 +74,7 @@ def usage(state: State, /, *, feature_id: str, as_csv: bool, **options: Any) -> 
 @pass_state
 def report(state: State, /, *, customer_id: str, output: Path, end: object, timezone: str) -> None:
     """Write CUSTOMER's balances and the last 30 days of usage as one HTML file."""
-    ledger = state.ledger(write=False)
+    ledger = state.looking()
     upper = read_clock(ledger.clock) if end is None else instant(end, field="end")
     start = to_datetime(upper) - timedelta(days=REPORT_DAYS)
     balances = ledger.balances(customer_id)

@@ -86,6 +86,18 @@ class TestUsageCommand:
         assert [r[4] for r in rows[1:]] == ["4", "0", "8.5"]
         assert rows[1][0] == "2025-06-01T00:00:00+00:00"
 
+    def test_an_expired_hold_is_given_back(self, filled: Path, run: Run) -> None:
+        """A lock that expired before anyone looked is released on record by the command (its
+        −5 at expires_at), so the day that held 5 used nothing."""
+        with Ledger(SQLiteStore(filled), clock=ManualClock(END)) as ledger:
+            lock = {"lock_id": "job", "expires_at": END + timedelta(hours=1)}
+            assert ledger.check("c1", "messages", required_balance=5, lock=lock).allowed
+        day = ("--start", "2025-06-04T00:00:00Z", "--end", "2025-06-05T00:00:00Z")
+        result = run("--json", "usage", "messages", "--customer", "c1", *day)
+        assert result.exit_code == 0, result.output
+        (bin_,) = json.loads(result.output)["list"]
+        assert Decimal(str(bin_["values"]["messages"])) == 0
+
     def test_bad_input_exits_2(self, filled: Path, run: Run) -> None:
         result = run("usage", "messages", "--timezone", "Nowhere/Land", *WINDOW)
         assert result.exit_code == 2
