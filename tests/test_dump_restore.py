@@ -152,8 +152,8 @@ FAST = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 HEAVY = settings(
-    max_examples=200,
-    stateful_step_count=80,
+    max_examples=40,
+    stateful_step_count=60,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )

@@ -96,7 +96,7 @@ FAST = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-SLOW = settings(FAST, max_examples=60)
+SLOW = settings(FAST, max_examples=20)
 
 
 def usage_unchanged_by_prunes(
