@@ -29,11 +29,13 @@ def statements(schema: str) -> RetentionSql:
     s = pg.quote_schema(schema)
     return RetentionSql(
         # SKIP LOCKED: a key another transaction is claiming again right now is left for a
-        # later sweep rather than waited for (the sweep rides with the commit of a track)
+        # later sweep rather than waited for (the sweep rides with the commit of a track).
+        # `= ANY(ARRAY(...))`, not `IN (...)`: the planner may rescan an IN subquery per row
+        # (a semi-join), and its LIMIT then bounds each scan, not the delete; ARRAY is one initplan.
         expire_keys=(
-            f"DELETE FROM {s}.idempotency_keys WHERE idempotency_key IN "
-            f"(SELECT idempotency_key FROM {s}.idempotency_keys WHERE expires_at <= %s "
-            "ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED)"
+            f"DELETE FROM {s}.idempotency_keys WHERE idempotency_key = ANY(ARRAY("
+            f"SELECT idempotency_key FROM {s}.idempotency_keys WHERE expires_at <= %s "
+            "ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED))"
         ),
         live_keys=(
             f"SELECT idempotency_key, expires_at FROM {s}.idempotency_keys WHERE expires_at > %s"
@@ -44,8 +46,8 @@ def statements(schema: str) -> RetentionSql:
         ),
         set_seq="SELECT setval(%s::regclass, greatest(%s, (SELECT last_value FROM {})))",
         take_events=(
-            f"DELETE FROM {s}.events WHERE n IN (SELECT n FROM {s}.events "
-            'WHERE "timestamp" < %s ORDER BY "timestamp", seq, n LIMIT %s) RETURNING '
+            f"DELETE FROM {s}.events WHERE n = ANY(ARRAY(SELECT n FROM {s}.events "
+            'WHERE "timestamp" < %s ORDER BY "timestamp", seq, n LIMIT %s)) RETURNING '
             + ", ".join(f'"{c}"' for c in (*rows.EVENT_COLUMNS, "spellings"))
         ),
         add_total=(
