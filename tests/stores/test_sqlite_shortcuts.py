@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from meterlib.errors import StoreError
 from meterlib.models import Customer, DeductionRecord, Feature, Grant, Lock, RolloverLot
 from meterlib.stores import SQLiteStore, grant_rows, rows
-from meterlib.stores.sqlite import store as sqlite_store
 from meterlib.stores.sqlite import tx as sql
+from meterlib.stores.sqlite import waiting
 from meterlib.stores.sqlite.catalogue_edits import FEATURES_KEY
 from meterlib.stores.sqlite.tx import SQLiteSession
 from meterlib.testing import customer, event, events, feature, grant, lock
@@ -354,7 +354,7 @@ class TestWhatTheConnectionKnows:
     def test_a_failed_version_read_leaves_no_transaction_open(
         self, store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(sqlite_store, "_DATA_VERSION", "PRAGMA no such thing; SELECT")
+        monkeypatch.setattr(waiting, "_DATA_VERSION", "PRAGMA no such thing; SELECT")
         with pytest.raises(StoreError), store.transaction():
             pass
         monkeypatch.undo()

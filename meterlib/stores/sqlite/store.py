@@ -23,8 +23,8 @@ from meterlib.stores.session_adapter import StateReads
 from meterlib.stores.sqlite.caches import FeatureCache, GrantCache, Known
 from meterlib.stores.sqlite.schema import MIN_SQLITE, open_schema
 from meterlib.stores.sqlite.tx import SQLiteSession
+from meterlib.stores.sqlite.waiting import begin, slice_ms
 
-_DATA_VERSION = "PRAGMA data_version"
 _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_READONLY, _SQLITE_IOERR = 5, 6, 8, 10
 _SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_CANTOPEN, _SQLITE_NOTADB = 11, 13, 14, 26
 
@@ -116,11 +116,9 @@ class _Transaction:
                 self._savepoint = f"meterlib_{slot.depth}"
                 slot.conn.execute(f"SAVEPOINT {self._savepoint}")
             else:
-                conn = slot.conn
-                conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                version = begin(slot.conn, write=write, timeout=store._timeout)
                 slot.write = write
-                # read inside the transaction: it is the version of the snapshot it reads
-                slot.known.begin(conn.execute(_DATA_VERSION).fetchone()[0])
+                slot.known.begin(version)
         except BaseException as exc:
             if not slot.depth and slot.conn.in_transaction:  # BEGIN ran, data_version failed
                 slot.known.forget()
@@ -219,6 +217,7 @@ class SQLiteStore(StateReads):
         self.read_only = read_only and not self._memory
         self._immutable = False
         self._timeout = float(timeout)
+        self._schema_open = False  # until then a connection waits the whole timeout at once
         self._closed = False
         self._local = threading.local()
         self._slots: weakref.WeakSet[_Connection] = weakref.WeakSet()
@@ -247,6 +246,8 @@ class SQLiteStore(StateReads):
                 slot.conn.close()
                 slot = self._connect()
                 open_schema(slot.conn, self.path, memory=False, read_only=True)
+            self._schema_open = True
+            slot.conn.execute(f"PRAGMA busy_timeout = {slice_ms(self._timeout)}")
         except sqlite3.Error as exc:
             self.close()
             raise self._error(exc) from exc
@@ -279,6 +280,8 @@ class SQLiteStore(StateReads):
             # is never corrupted; only a power loss or OS crash can drop the last commits.
             if not self.read_only:  # (read-only, it would already read the file)
                 conn.execute("PRAGMA synchronous = NORMAL")
+            if self._schema_open:  # waits for the lock are `begin`'s, in short slices
+                conn.execute(f"PRAGMA busy_timeout = {slice_ms(self._timeout)}")
         except sqlite3.Error as exc:
             conn.close()
             raise self._error(exc) from exc
