@@ -195,6 +195,46 @@ class TestRecalledOnAMemoryStore:
         assert self.opens(store, lambda: ledger.check("c1", "messages", required_balance=2)) == 1
         assert self.opens(store, lambda: ledger.check("c1", "messages", with_preview=True)) == 1
 
+    def test_a_kept_answer_skips_parsing_the_same_arguments(
+        self, ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Arguments exactly as a kept answer was asked (str ids, an int amount, no
+        properties, send_event or lock) find it before they are parsed again."""
+        from meterlib.arguments import usage
+
+        first = ledger.check("c1", "messages", entity_id=None, required_balance=2)
+
+        def refused(*args: object, **kw: object) -> object:
+            raise AssertionError("parsed again")
+
+        monkeypatch.setattr(usage, "check_args", refused)
+        assert ledger.check("c1", "messages", required_balance=2) is first
+        with pytest.raises(AssertionError, match="parsed again"):  # not this question
+            ledger.check("c1", "messages", required_balance=2, with_preview=True)
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {"required_balance": True},  # equal to 1 and hashed alike, but not an amount
+            {"with_preview": 1},
+            {"entity_id": 7},
+            {"entity_id": ["e1"]},
+            {"send_event": 0},
+            {"properties": "not a dict"},
+        ],
+    )
+    def test_a_kept_answer_never_passes_bad_arguments(self, ledger: Ledger, bad: dict) -> None:
+        ledger.check("c1", "messages")
+        ledger.check("c1", "messages", required_balance=1, with_preview=False)
+        with pytest.raises(MeterError) as caught:
+            ledger.check("c1", "messages", **bad)
+        assert caught.value.code == "invalid_inputs"
+
+    def test_odd_ids_are_refused_not_looked_up(self, ledger: Ledger) -> None:
+        for customer_id in (["c1"], {"c1": 1}, 7):
+            with pytest.raises(MeterError):
+                ledger.check(customer_id, "messages")  # type: ignore[arg-type]
+
     def test_an_entity_and_properties(
         self, ledger: Ledger, store: Counting, clock: ManualClock
     ) -> None:

@@ -15,10 +15,9 @@ from meterlib.catalogue_edits import FeatureUsers, entity_page_params
 from meterlib.models import Customer, Entity, Feature
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
+from meterlib.stores.postgres.simple import Rows
 
 if TYPE_CHECKING:
-    import psycopg
-
     from meterlib.stores.postgres.wire import Slot
 
 
@@ -76,7 +75,7 @@ class PostgresCatalogueEdits:
         _slot: Slot
         _sql: pg.Statements
 
-        def _run(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor[tuple[Any, ...]]: ...
+        def _run(self, sql: str, params: Iterable[Any] = ()) -> Rows: ...
         def _writable(self) -> None: ...
         def _lock(self, kind: str, name: str) -> None: ...
 

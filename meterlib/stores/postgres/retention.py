@@ -6,13 +6,12 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Protocol
 
-import psycopg
-
 from meterlib.effects import Effects
 from meterlib.hourly_totals import HourlyTotal
 from meterlib.models import EventRecord
 from meterlib.stores.postgres import rows as pg
 from meterlib.stores.postgres.retention_sql import statements
+from meterlib.stores.postgres.simple import Rows
 from meterlib.stores.postgres.wire import Owner, Slot, Step, exchange
 from meterlib.stores.postgres.writes import write_steps
 
@@ -25,7 +24,7 @@ class _Session(Protocol):
     _slot: Slot
     _store: Owner
 
-    def _run(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor[tuple[Any, ...]]: ...
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> Rows: ...
     def _writable(self) -> None: ...
     def _sequence(self, kind: str) -> str: ...
 

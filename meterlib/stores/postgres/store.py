@@ -45,6 +45,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 from meterlib.errors import InvalidRequest, StoreError
 from meterlib.state import CustomerState, Want
 from meterlib.stores.postgres import rows as pg
+from meterlib.stores.postgres import simple
 from meterlib.stores.postgres.errors import describe, translate_error
 from meterlib.stores.postgres.load import Loader
 from meterlib.stores.postgres.migrations import migrate
@@ -106,7 +107,7 @@ class _Transaction(AbstractContextManager[PostgresSession]):
                 if exc is None:  # the writes pending inside it go before the release
                     exchange(self._store, slot, (Step(f"RELEASE SAVEPOINT {savepoint}"),))
                 else:
-                    conn.execute(f"ROLLBACK TO SAVEPOINT {savepoint}")
+                    simple.roll_back(conn, f"ROLLBACK TO SAVEPOINT {savepoint}")
                     conn.execute(f"RELEASE SAVEPOINT {savepoint}")
                     # locks taken inside the savepoint were released with it
                     slot.locked.intersection_update(self._locked_before)
@@ -114,7 +115,7 @@ class _Transaction(AbstractContextManager[PostgresSession]):
                 if slot.begun or slot.pending:  # nothing sent, nothing to end
                     exchange(self._store, slot, (), commit=True)
             elif slot.begun and not conn.closed and not conn.broken:
-                conn.execute("ROLLBACK")
+                simple.roll_back(conn)
         except (psycopg.Error, StoreError) as error:
             failure = error
         finally:

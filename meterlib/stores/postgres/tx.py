@@ -23,6 +23,7 @@ from meterlib.stores.postgres import rows as pg
 from meterlib.stores.postgres.catalogue_edits import PostgresCatalogueEdits
 from meterlib.stores.postgres.load import Loader
 from meterlib.stores.postgres.retention import RetentionSession
+from meterlib.stores.postgres.simple import Rows
 from meterlib.stores.postgres.wire import CONNECT_ATTEMPTS, Owner, Slot, Step, exchange
 from meterlib.stores.postgres.writes import owners, write_steps
 from meterlib.stores.session_adapter import StateSession
@@ -49,7 +50,7 @@ class PostgresSession(PostgresCatalogueEdits, RetentionSession, StateSession):
 
     # --- plumbing
 
-    def _run(self, sql: str, params: Iterable[Any] = ()) -> psycopg.Cursor[tuple[Any, ...]]:
+    def _run(self, sql: str, params: Iterable[Any] = ()) -> Rows:
         slot = self._slot
         if not slot.begun or slot.pending:  # BEGIN and the pending writes go with it
             return exchange(self._store, slot, (Step(sql, tuple(params)),))[0]
@@ -62,7 +63,7 @@ class PostgresSession(PostgresCatalogueEdits, RetentionSession, StateSession):
         if params:
             exchange(self._store, self._slot, (Step(sql, params, many=True),))
 
-    def _alone(self, sql: str, params: tuple[Any, ...]) -> psycopg.Cursor[tuple[Any, ...]]:
+    def _alone(self, sql: str, params: tuple[Any, ...]) -> Rows:
         """One statement; before a write transaction has begun, without BEGIN (it needs no
         transaction, and the work that follows begins one in its own round trip)."""
         slot = self._slot

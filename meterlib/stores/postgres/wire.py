@@ -20,6 +20,7 @@ from meterlib.errors import StoreError
 from meterlib.models import Feature
 from meterlib.stores import rows
 from meterlib.stores.postgres import rows as pg
+from meterlib.stores.postgres import simple
 from meterlib.stores.postgres.rows import Connection
 
 BEGIN_WRITE = "BEGIN ISOLATION LEVEL READ COMMITTED"
@@ -27,6 +28,7 @@ BEGIN_READ = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 CONNECT_ATTEMPTS = 3  # a pooled connection the server dropped while idle fails at first use
 
 Cursor = psycopg.Cursor[tuple[Any, ...]]
+Outcome = Cursor | simple.Result  # what a statement of an exchange gives back
 
 
 class Step(NamedTuple):
@@ -66,7 +68,7 @@ class Owner(Protocol):
 
 def exchange(
     owner: Owner, slot: Slot, steps: Sequence[Step], *, commit: bool = False
-) -> list[Cursor]:
+) -> list[Outcome]:
     """Send BEGIN (if not sent yet), the pending writes, `steps` and (`commit`) COMMIT in one
     round trip; the cursors of `steps`. Raises StoreError; after a failed commit the
     transaction is rolled back and the connection is usable again."""
@@ -92,7 +94,7 @@ def exchange(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _exchange(owner: Owner, slot: Slot, steps: Sequence[Step], *, commit: bool) -> list[Cursor]:
+def _exchange(owner: Owner, slot: Slot, steps: Sequence[Step], *, commit: bool) -> list[Outcome]:
     batch: list[Step] = []
     if not slot.begun:
         batch.append(Step(BEGIN_WRITE if slot.write else BEGIN_READ))
@@ -121,12 +123,16 @@ def _exchange(owner: Owner, slot: Slot, steps: Sequence[Step], *, commit: bool) 
         if commit:
             slot.conn.execute("COMMIT")
     start = len(batch) - len(steps) - (1 if commit_here else 0)
-    return cursors[start : start + len(steps)]
+    return list(cursors[start : start + len(steps)])
 
 
-def _send(conn: Connection, batch: Sequence[Step]) -> list[Cursor]:
-    if len(batch) == 1 and not batch[0].many:
+def _send(conn: Connection, batch: Sequence[Step]) -> Sequence[Outcome]:
+    if len(batch) == 1 and not batch[0].many:  # psycopg prepares it after a few uses
         return [conn.execute(batch[0].sql, batch[0].params)]
+    if simple.fits(batch):
+        results = simple.send(conn, batch)
+        if results is not None:
+            return results
     cursors: list[Cursor] = []
     with conn.pipeline():
         for step in batch:
@@ -158,6 +164,6 @@ def _roll_back(conn: Connection) -> None:
         return
     try:
         if conn.info.transaction_status != TransactionStatus.IDLE:
-            conn.execute("ROLLBACK")
+            simple.roll_back(conn)
     except psycopg.Error:
         pass  # the pool discards a connection it cannot reset
