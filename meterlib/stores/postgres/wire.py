@@ -3,8 +3,10 @@
 A transaction's BEGIN is not sent on its own: it rides with the transaction's first
 statement. Effects a session applies are not sent at once either: they wait in the slot
 until the next statement (which carries them in front of it) or the commit (which follows
-them). Each `exchange` is one psycopg pipeline, so one round trip however many statements
-it holds; a failure inside it aborts the rest, and the first error is the one raised.
+them). Each `exchange` is one round trip however many statements it holds: one query string
+of prepared statements (`meterlib.stores.postgres.simple`), or, for a batch of many rows or a
+statement the server would not prepare, one psycopg pipeline. A failure inside it aborts the
+rest, and the first error is the one raised.
 """
 
 from __future__ import annotations
