@@ -203,16 +203,18 @@ class Ledger(CatalogueCalls, RecordCalls):
             kept = recent.recall(key, now)
             if kept is not None:
                 return kept
+        # positional (the parser takes the method's names in its order): keywords cost
+        # every check about half a microsecond
         args, deducting = usage.check_args(
             now,
             customer_id,
             feature_id,
-            entity_id=entity_id,
-            required_balance=required_balance,
-            send_event=send_event,
-            properties=properties,
-            lock=lock,
-            with_preview=with_preview,
+            entity_id,
+            required_balance,
+            send_event,
+            properties,
+            lock,
+            with_preview,
         )
         return shell.check(self, args, deducting, now)
 

@@ -88,14 +88,14 @@ class Working(View):
         state: CustomerState,
         customer: Customer,
         ctx: Context,
-        *,
         write: bool,
         free: dict[str, list[int]] | None = None,
     ) -> None:
         grants = {g.id: g for g in state.grants}
         # what was loaded, by id: only a write compares with it (a read writes nothing)
         loaded = dict(grants) if write else grants
-        super().__init__(state.catalogue, grants, now=ctx.now, reverse=ctx.reverse)
+        # positional, like every call on this path: keywords cost each call a little
+        View.__init__(self, state.catalogue, grants, ctx.now, ctx.reverse)
         self.state = state
         self.customer = customer
         self.write = write
@@ -130,7 +130,7 @@ class Working(View):
 
     def snapshot(self) -> View:
         """This moment of the working copy, unchanged by whatever it does next."""
-        return View(self.catalogue, dict(self.grants), now=self.now, reverse=self.reverse)
+        return View(self.catalogue, dict(self.grants), self.now, self.reverse)
 
     def take_seq(self, kind: str) -> int:
         """The next number of `kind` the shell reserved (asks for one more when none is left)."""
