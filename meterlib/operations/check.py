@@ -17,7 +17,7 @@ from meterlib.models import Feature, Grant, Lock, LockItem
 from meterlib.operations.catch_up import customer_of, entity_of, feature_of, open_working
 from meterlib.operations.track import picked_pool
 from meterlib.quantity import ZERO
-from meterlib.results import CheckDetails, CheckResult, Preview
+from meterlib.results import CheckDetails, CheckResult, Preview, check_result
 from meterlib.rules.balances import balance_of, flag_of
 from meterlib.rules.context import Context
 from meterlib.rules.deduction import REJECT, Change
@@ -192,7 +192,7 @@ def answer(
     """A check's result; unless `details` says otherwise, it shows the `judged` pool's rows
     as they were read."""
     preview = args.with_preview
-    return CheckResult(
+    return check_result(
         allowed=allowed,
         customer_id=args.customer_id,
         entity_id=args.entity_id,
