@@ -157,15 +157,18 @@ def apply_track(subject: Working, tracked: Sequence[Feature], args: TrackArgs) -
     return track_result(subject.customer.id, entity_id, args.event_name, args.value, details)
 
 
+_ONE_EVENT = (("event", 1),)
+
+
 def want_of(args: TrackArgs, *, events: int = 1) -> Want:
     """What a track loads: its customer and entity, its key, and `events` event numbers."""
-    key = args.idempotency_key
+    key, entity_id = args.idempotency_key, args.entity_id
     return Want(
         args.customer_id,
-        () if args.entity_id is None else (args.entity_id,),
+        () if entity_id is None else (entity_id,),
         () if key is None else (f"track:{key}",),
         (),
-        (("event", events),) if events else (),
+        _ONE_EVENT if events == 1 else (("event", events),) if events else (),
     )
 
 

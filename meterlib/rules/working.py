@@ -75,6 +75,8 @@ class Controls(Protocol):
 def free_seqs(state: CustomerState, ctx: Context) -> dict[str, list[int]]:
     """The numbers a decision may hand out: reserved by the load, then answered, ascending."""
     free: dict[str, list[int]] = {k: list(v) for k, v in state.seqs.items()}
+    if not ctx.seqs:  # nothing asked for yet: the usual case
+        return free
     for kind, more in ctx.seqs.items():
         free[kind] = sorted((*free.get(kind, ()), *more))
     return free
@@ -308,7 +310,7 @@ class Working(View):
         if not self.write:
             return None
         seq = self.take_seq("event")
-        event = EventRecord(
+        event = EventRecord.made(
             id=f"evt_{seq}",
             seq=seq,
             customer_id=self.customer.id,
@@ -339,7 +341,9 @@ class Working(View):
         grants = tuple(limits.within(changed, self.grants.values())) if changed else ()
         counters = self.controls.changed_counters() if self.controls is not None else ()
         if not (self.deleted or self.put_locks or self.deleted_locks or counters):
-            return Effects(grants=grants, events=tuple(self.events), claims=claims)
+            # positional: every track comes here (features, customer, entities, grants,
+            # deleted grants, locks, deleted locks, events, counters, claims)
+            return Effects((), None, (), grants, (), (), (), tuple(self.events), (), claims)
         return Effects(
             grants=grants,
             deleted_grants=tuple(self.deleted),
