@@ -93,11 +93,16 @@ class Working(View):
         write: bool,
         free: dict[str, list[int]] | None = None,
     ) -> None:
-        grants = {g.id: g for g in state.grants}
+        grants = {}
+        for grant in state.grants:  # a loop: a comprehension costs one more function call
+            grants[grant.id] = grant
         # what was loaded, by id: only a write compares with it (a read writes nothing)
         loaded = dict(grants) if write else grants
-        # positional, like every call on this path: keywords cost each call a little
-        View.__init__(self, state.catalogue, grants, ctx.now, ctx.reverse)
+        # View's fields, set here: every check and track builds one (a call costs more)
+        self.catalogue = state.catalogue
+        self.grants = grants
+        self.now = ctx.now
+        self.reverse = ctx.reverse
         self.state = state
         self.customer = customer
         self.write = write
