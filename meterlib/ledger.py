@@ -203,16 +203,18 @@ class Ledger(CatalogueCalls, RecordCalls):
             kept = recent.recall(key, now)
             if kept is not None:
                 return kept
+        # positional (the parser takes the method's names in its order): keywords cost
+        # every check about half a microsecond
         args, deducting = usage.check_args(
             now,
             customer_id,
             feature_id,
-            entity_id=entity_id,
-            required_balance=required_balance,
-            send_event=send_event,
-            properties=properties,
-            lock=lock,
-            with_preview=with_preview,
+            entity_id,
+            required_balance,
+            send_event,
+            properties,
+            lock,
+            with_preview,
         )
         return shell.check(self, args, deducting, now)
 
@@ -243,17 +245,19 @@ class Ledger(CatalogueCalls, RecordCalls):
     ) -> TrackResult:
         """Record usage and deduct it (negative values give back) in Autumn's order."""
         now = shell.now(self)
-        args = track_args(  # by name: `locals()` costs a hot call about 5 µs
+        # positional (the parser takes the method's names in its order): `locals()` costs a
+        # hot call about 5 µs, keywords about half of one
+        args = track_args(
             now,
-            customer_id=customer_id,
-            feature_id=feature_id,
-            event_name=event_name,
-            value=value,
-            entity_id=entity_id,
-            properties=properties,
-            idempotency_key=idempotency_key,
-            timestamp=timestamp,
-            overage_behavior=overage_behavior,
+            customer_id,
+            feature_id,
+            event_name,
+            value,
+            entity_id,
+            properties,
+            idempotency_key,
+            timestamp,
+            overage_behavior,
         )
         return shell.write(self, (want_of(args),), single(decide_track, args), now)
 

@@ -332,6 +332,53 @@ class EventRecord:
             ids.add(self.feature_id)
         return frozenset(ids)
 
+    @staticmethod
+    def made(
+        *,
+        id: str,
+        seq: int,
+        customer_id: str,
+        entity_id: str | None,
+        feature_id: str | None,
+        event_name: str | None,
+        value: Decimal,
+        properties: dict[str, Any],
+        timestamp: int,
+        idempotency_key: str | None,
+        deductions: tuple[DeductionRecord, ...],
+    ) -> EventRecord:
+        """`EventRecord(...)`, built slot by slot as `Grant.moved` is: every track records
+        one. Tests hold it to the constructor, field by field (tests/test_models.py)."""
+        (
+            set_id,
+            set_seq,
+            set_customer_id,
+            set_entity_id,
+            set_feature_id,
+            set_event_name,
+            set_value,
+            set_properties,
+            set_timestamp,
+            set_idempotency_key,
+            set_deductions,
+        ) = _EVENT_SETTERS
+        new = _new_instance(EventRecord)
+        set_id(new, id)
+        set_seq(new, seq)
+        set_customer_id(new, customer_id)
+        set_entity_id(new, entity_id)
+        set_feature_id(new, feature_id)
+        set_event_name(new, event_name)
+        set_value(new, value)
+        set_properties(new, properties)
+        set_timestamp(new, timestamp)
+        set_idempotency_key(new, idempotency_key)
+        set_deductions(new, deductions)
+        return new
+
+
+_EVENT_SETTERS = _slot_setters(EventRecord)
+
 
 @frozen(kw_only=True)
 class Counter:

@@ -39,6 +39,7 @@ from meterlib.stores.protocol import Recalls, Store
 R = TypeVar("R")
 T = TypeVar("T")
 NO_ANSWERS: Mapping[TopupRequest, str | None] = {}
+NOBODY: frozenset[str] = frozenset()
 
 
 class Holds:
@@ -114,7 +115,7 @@ def context(ledger: Holds, at: int, *, notify: bool = True) -> Context:
         at,
         ledger.reverse_deduction_order,
         ledger.persist_overage_on_reset,
-        ledger._notifier.wanted() if notify else frozenset(),
+        ledger._notifier.wanted() if notify else NOBODY,
         NO_SEQS,
         None if ledger.approve_topup is None else NO_ANSWERS,
     )
@@ -198,7 +199,8 @@ def read_subject(ledger: Holds, want: Want, decide: Callable[..., R], **given: o
 def release_overdue(ledger: Holds, state: CustomerState, at: int) -> None:
     """Record the release of the locks a read found past their expiry (`operations.expiry`),
     in a write of its own: the answer already counted them released."""
-    if expiry.overdue(state, at) and not getattr(ledger.store, "read_only", False):
+    # nearly every customer holds no lock: nothing to look at, not even the store
+    if state.locks and expiry.overdue(state, at) and not getattr(ledger.store, "read_only", False):
         write(ledger, (Want(state.customer_id),), operation.single(expiry.decide_release, None), at)
 
 
@@ -222,7 +224,7 @@ def check(ledger: Holds, args: checking.CheckArgs, deducting: bool, at: int) -> 
     customer_id, entity_id = args.customer_id, args.entity_id
     if deducting:
         lock_id = None if args.held is None else args.held[0]
-        want = checking.want_of(customer_id, entity_id, lock_id, deducting=True)
+        want = checking.want_of(customer_id, entity_id, lock_id, True)
         return write(ledger, (want,), operation.single(checking.decide_deducting_check, args), at)
     recent = ledger._recent
     key: CheckKey | None = None
@@ -232,7 +234,7 @@ def check(ledger: Holds, args: checking.CheckArgs, deducting: bool, at: int) -> 
         kept = recent.recall(key, at)
         if kept is not None:
             return kept
-    state = ledger.store.read(checking.want_of(customer_id, entity_id, deducting=False))
+    state = ledger.store.read(checking.want_of(customer_id, entity_id, None, False))
     ctx = context(ledger, at, notify=False)
     with exact_arithmetic():
         decision = checking.decide_plain_check(state, ctx, args, recalled=key is not None)

@@ -33,13 +33,13 @@ class Catalogue:
         self._credit_systems: dict[str, tuple[Feature, ...]] = {}
         self._pools: dict[str, dict[str, Feature]] = {}
 
-    def credit_systems_of(self, feature: Feature) -> list[Feature]:
-        """Credit systems containing `feature`, in catalogue order."""
+    def credit_systems_of(self, feature: Feature) -> tuple[Feature, ...]:
+        """Credit systems containing `feature`, in catalogue order (kept: every check asks)."""
         found = self._credit_systems.get(feature.id)
         if found is None:
             found = tuple(c for c in self.ordered if c.credit_cost(feature.id) is not None)
             self._credit_systems[feature.id] = found
-        return list(found)
+        return found
 
     def relevant(self, feature: Feature) -> list[Feature]:
         """`feature` and every credit system it can draw on."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from meterlib.models import Grant, RolloverLot, RolloverRule
+from meterlib.models import EventRecord, Grant, RolloverLot, RolloverRule
 
 
 def _every_field_set() -> Grant:
@@ -97,3 +97,16 @@ def test_made_is_the_constructor() -> None:
     for field in attrs.fields(RolloverLot):
         assert field.validator is None and field.converter is None, field.name
     assert not hasattr(RolloverLot, "__attrs_post_init__")
+
+
+def test_event_made_is_the_constructor() -> None:
+    """`EventRecord.made` puts each value in its own field, as the constructor does, and the
+    constructor has nothing (validators, converters, hooks) that `made` skips."""
+    sentinels: dict[str, Any] = {f.name: object() for f in attrs.fields(EventRecord)}
+    made, built = EventRecord.made(**sentinels), EventRecord(**sentinels)
+    for f in attrs.fields(EventRecord):
+        assert getattr(made, f.name) is sentinels[f.name], f.name
+        assert getattr(built, f.name) is sentinels[f.name], f.name
+        assert f.validator is None and f.converter is None, f.name
+    assert not hasattr(EventRecord, "__attrs_post_init__")
+    assert not hasattr(EventRecord, "__attrs_pre_init__")

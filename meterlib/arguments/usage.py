@@ -17,11 +17,10 @@ from meterlib.quantity import to_quantity
 _MOST = 2**62  # the largest page size or cursor part taken: SQL integers are 64-bit
 
 
-def check_args(
+def check_args(  # noqa: PLR0917  (a method's parameters, in its order)
     now: int,
     customer_id: str,
     feature_id: str,
-    *,
     entity_id: str | None,
     required_balance: object,
     send_event: bool,

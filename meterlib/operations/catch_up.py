@@ -60,7 +60,7 @@ def open_working(
     sequence numbers and notifications shared with other working copies (a batch numbers
     its events, and tells what they set off, in item order)."""
     customer = customer_of(state)
-    working = Working(state, customer, ctx, write=write, free=free)
+    working = Working(state, customer, ctx, write, free)
     listening = ctx.listening if notify else _NOBODY
     entities = state.entities
     if (

@@ -17,7 +17,7 @@ from meterlib.models import Feature, Grant, Lock, LockItem
 from meterlib.operations.catch_up import customer_of, entity_of, feature_of, open_working
 from meterlib.operations.track import picked_pool
 from meterlib.quantity import ZERO
-from meterlib.results import CheckDetails, CheckResult, Preview
+from meterlib.results import CheckDetails, CheckResult, Preview, check_result
 from meterlib.rules.balances import balance_of, flag_of
 from meterlib.rules.context import Context
 from meterlib.rules.deduction import REJECT, Change
@@ -129,17 +129,10 @@ def denial_preview(feature: Feature, *, had_balance: bool) -> Preview:
     )
 
 
-def check_details(
-    feature: Feature,
-    pool: Feature,
-    usable: list[Grant],
-    extra: list[Grant],
-    *,
-    allowed: bool,
-    preview: bool,
-) -> CheckDetails:
-    """What a check that deducted nothing shows: the judged pool's balance (or flag), and a
+def check_details(judged: Judged, allowed: bool, preview: bool) -> CheckDetails:
+    """What a check that deducted nothing shows: the `judged` pool's balance (or flag), and a
     preview when it was denied and one was asked for."""
+    feature, pool, usable, extra = judged
     if pool.type == "boolean":
         shown, flag = None, flag_of(pool, usable)
     else:
@@ -163,9 +156,7 @@ def deducted_details(
     return shown, None, None, after if len(relevant) > 1 else None
 
 
-def want_of(
-    customer_id: str, entity_id: str | None, lock_id: str | None = None, *, deducting: bool
-) -> Want:
+def want_of(customer_id: str, entity_id: str | None, lock_id: str | None, deducting: bool) -> Want:
     """What a check loads: its subject, and the lock id a locking one would open. No event
     number is reserved: a denied check records no event, and a number reserved and left
     unused would be skipped by one store and handed out again by another (the event ids
@@ -200,17 +191,17 @@ def answer(
 ) -> CheckResult:
     """A check's result; unless `details` says otherwise, it shows the `judged` pool's rows
     as they were read."""
-    feature, pool, usable, extra = judged
     preview = args.with_preview
-    return CheckResult(
+    return check_result(
         allowed=allowed,
         customer_id=args.customer_id,
         entity_id=args.entity_id,
-        feature_id=feature.id,
+        feature_id=judged[0].id,
         required_balance=required,
         with_preview=preview,
         details=details
-        or partial(check_details, feature, pool, usable, extra, allowed=allowed, preview=preview),
+        # positional: a partial with keywords builds a dict on every check
+        or partial(check_details, judged, allowed, preview),
     )
 
 
@@ -234,9 +225,10 @@ def decide_plain_check(
     all: billing controls keep counters over windows, and locks expire, neither of which a
     store's revision covers)."""
     feature = feature_of(state.catalogue, args.feature_id)
-    customer_of(state)
     entity_id = args.entity_id
-    entity_of(state, entity_id)
+    if entity_id is not None:  # without one, `open_working` raises CustomerNotFound
+        customer_of(state)
+        entity_of(state, entity_id)
     subject = open_working(state, ctx, write=False)
     seen, converted = judged(subject, feature, args)
     _, pool, usable, _ = seen

@@ -22,7 +22,7 @@ from meterlib.operations.catch_up import (
 )
 from meterlib.operations.idempotency import claim, spending
 from meterlib.quantity import ZERO, to_quantity
-from meterlib.results import Balance, Deduction, Reset, TrackDetails, TrackResult
+from meterlib.results import Balance, Deduction, Reset, TrackDetails, TrackResult, track_result
 from meterlib.rules.context import Context
 from meterlib.rules.deduction import Change
 from meterlib.rules.view import View
@@ -71,9 +71,8 @@ def parse_track(item: Mapping[str, Any], now: int) -> TrackArgs:
     return track_args(now, **item)
 
 
-def track_args(
+def track_args(  # noqa: PLR0917  (a method's parameters, in its order)
     now: int,
-    *,
     customer_id: object = None,
     feature_id: object = None,
     event_name: object = None,
@@ -154,24 +153,22 @@ def apply_track(subject: Working, tracked: Sequence[Feature], args: TrackArgs) -
         deductions=records,
     )
     subject.settle(tracked, entity_id, args.properties)
-    return TrackResult(
-        customer_id=subject.customer.id,
-        entity_id=entity_id,
-        event_name=args.event_name,
-        value=args.value,
-        details=partial(track_details, subject.snapshot(), deducted, entity_id, records),
-    )
+    details = partial(track_details, subject.snapshot(), deducted, entity_id, records)
+    return track_result(subject.customer.id, entity_id, args.event_name, args.value, details)
+
+
+_ONE_EVENT = (("event", 1),)
 
 
 def want_of(args: TrackArgs, *, events: int = 1) -> Want:
     """What a track loads: its customer and entity, its key, and `events` event numbers."""
-    key = args.idempotency_key
+    key, entity_id = args.idempotency_key, args.entity_id
     return Want(
         args.customer_id,
-        () if args.entity_id is None else (args.entity_id,),
+        () if entity_id is None else (entity_id,),
         () if key is None else (f"track:{key}",),
         (),
-        (("event", events),) if events else (),
+        _ONE_EVENT if events == 1 else (("event", events),) if events else (),
     )
 
 
@@ -189,7 +186,8 @@ def tracked_features(catalogue: Catalogue, args: TrackArgs) -> list[Feature]:
 def decide_track(state: CustomerState, ctx: Context, args: TrackArgs) -> Decision[TrackResult]:
     """One track: claim its key, deduct, record its event, react (limits, alerts, top-ups)."""
     customer_of(state)
-    entity_of(state, args.entity_id)
+    if args.entity_id is not None:
+        entity_of(state, args.entity_id)
     tracked = tracked_features(state.catalogue, args)
     claims: tuple[tuple[str, int], ...] = ()
     if args.idempotency_key is not None:

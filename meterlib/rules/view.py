@@ -20,7 +20,7 @@ class View:
     """
 
     def __init__(
-        self, catalogue: Catalogue, grants: dict[str, Grant], *, now: int, reverse: bool
+        self, catalogue: Catalogue, grants: dict[str, Grant], now: int, reverse: bool
     ) -> None:
         self.catalogue = catalogue
         self.grants = grants

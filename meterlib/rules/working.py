@@ -75,6 +75,8 @@ class Controls(Protocol):
 def free_seqs(state: CustomerState, ctx: Context) -> dict[str, list[int]]:
     """The numbers a decision may hand out: reserved by the load, then answered, ascending."""
     free: dict[str, list[int]] = {k: list(v) for k, v in state.seqs.items()}
+    if not ctx.seqs:  # nothing asked for yet: the usual case
+        return free
     for kind, more in ctx.seqs.items():
         free[kind] = sorted((*free.get(kind, ()), *more))
     return free
@@ -88,14 +90,19 @@ class Working(View):
         state: CustomerState,
         customer: Customer,
         ctx: Context,
-        *,
         write: bool,
         free: dict[str, list[int]] | None = None,
     ) -> None:
-        grants = {g.id: g for g in state.grants}
+        grants = {}
+        for grant in state.grants:  # a loop: a comprehension costs one more function call
+            grants[grant.id] = grant
         # what was loaded, by id: only a write compares with it (a read writes nothing)
         loaded = dict(grants) if write else grants
-        super().__init__(state.catalogue, grants, now=ctx.now, reverse=ctx.reverse)
+        # View's fields, set here: every check and track builds one (a call costs more)
+        self.catalogue = state.catalogue
+        self.grants = grants
+        self.now = ctx.now
+        self.reverse = ctx.reverse
         self.state = state
         self.customer = customer
         self.write = write
@@ -130,7 +137,7 @@ class Working(View):
 
     def snapshot(self) -> View:
         """This moment of the working copy, unchanged by whatever it does next."""
-        return View(self.catalogue, dict(self.grants), now=self.now, reverse=self.reverse)
+        return View(self.catalogue, dict(self.grants), self.now, self.reverse)
 
     def take_seq(self, kind: str) -> int:
         """The next number of `kind` the shell reserved (asks for one more when none is left)."""
@@ -308,7 +315,7 @@ class Working(View):
         if not self.write:
             return None
         seq = self.take_seq("event")
-        event = EventRecord(
+        event = EventRecord.made(
             id=f"evt_{seq}",
             seq=seq,
             customer_id=self.customer.id,
@@ -339,7 +346,9 @@ class Working(View):
         grants = tuple(limits.within(changed, self.grants.values())) if changed else ()
         counters = self.controls.changed_counters() if self.controls is not None else ()
         if not (self.deleted or self.put_locks or self.deleted_locks or counters):
-            return Effects(grants=grants, events=tuple(self.events), claims=claims)
+            # positional: every track comes here (features, customer, entities, grants,
+            # deleted grants, locks, deleted locks, events, counters, claims)
+            return Effects((), None, (), grants, (), (), (), tuple(self.events), (), claims)
         return Effects(
             grants=grants,
             deleted_grants=tuple(self.deleted),

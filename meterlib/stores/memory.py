@@ -92,7 +92,7 @@ class MemorySession(MemoryCatalogueEdits, memory_retention.RetentionSession, Sta
             if held:
                 locks = tuple(sorted(held.values(), key=lambda lk: (lk.created_at, lk.lock_id)))
         entities: Mapping[str, Entity] = EMPTY  # type: ignore[assignment]
-        wanted = entities_wanted(want, locks)
+        wanted = entities_wanted(want, locks) if locks else want.entity_ids
         if wanted:
             found = s.entities
             entities = {e: entity for e in wanted if (entity := found.get((cid, e))) is not None}
