@@ -20,14 +20,15 @@ from meterlib.quantity import ZERO
 _new_instance = object.__new__
 
 
-def _slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
-    """The setters of a frozen slotted class's fields, in field order.
+def slot_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
+    """The setters of the fields a frozen slotted class's `__init__` takes, in field order.
 
     Each writes its slot directly, where `object.__setattr__` (what attrs' `__init__` sets a
-    frozen instance's fields with) looks the slot up by name first: the two constructors that
-    every catch-up runs (`RolloverLot.made`, `Grant.moved`) use these.
+    frozen instance's fields with) looks the slot up by name first: the constructors that
+    every catch-up, track or check runs (`RolloverLot.made`, `Grant.moved`, `EventRecord.made`,
+    `results.check_result`, `results.track_result`) use these.
     """
-    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls))
+    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls) if f.init)
 
 
 FEATURE_TYPES = ("metered", "boolean", "credit_system")
@@ -130,7 +131,7 @@ class RolloverLot:
         return new
 
 
-_LOT_SETTERS = _slot_setters(RolloverLot)
+_LOT_SETTERS = slot_setters(RolloverLot)
 
 
 @frozen(kw_only=True)
@@ -266,7 +267,7 @@ class Grant:
         return new
 
 
-_GRANT_SETTERS = _slot_setters(Grant)
+_GRANT_SETTERS = slot_setters(Grant)
 
 
 @frozen(kw_only=True)
@@ -377,7 +378,7 @@ class EventRecord:
         return new
 
 
-_EVENT_SETTERS = _slot_setters(EventRecord)
+_EVENT_SETTERS = slot_setters(EventRecord)
 
 
 @frozen(kw_only=True)

@@ -12,9 +12,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from attrs import field, fields, frozen
+from attrs import field, frozen
 
 from meterlib import balance_shapes, shapes
+from meterlib.models import slot_setters
 from meterlib.quantity import WIDE
 
 
@@ -215,14 +216,8 @@ class TrackResult(_Deferred):
         return balance_shapes.track(self)
 
 
-def _init_setters(cls: type) -> tuple[Callable[[Any, Any], None], ...]:
-    """The slot setters of the fields `cls.__init__` takes, in field order (as
-    `models._slot_setters`: attrs' `__init__` looks every slot of a frozen class up by name)."""
-    return tuple(cls.__dict__[f.name].__set__ for f in fields(cls) if f.init)
-
-
-_CHECK_SETTERS = _init_setters(CheckResult)
-_TRACK_SETTERS = _init_setters(TrackResult)
+_CHECK_SETTERS = slot_setters(CheckResult)
+_TRACK_SETTERS = slot_setters(TrackResult)
 
 
 def check_result(

@@ -43,7 +43,7 @@ def test_placeholders_become_numbered_parameters() -> None:
     made = simple.prepared("SELECT %(a)s, %s LIKE 'x%%', %(a)s FROM t WHERE y = %(b)s")
     assert made.text == "SELECT $1, $2 LIKE 'x%', $1 FROM t WHERE y = $3"
     assert made.call == f"EXECUTE {made.name}(%(a)s, %s, %(b)s)"
-    assert simple.prepared("COMMIT") == ("", "COMMIT", "")
+    assert simple.prepared("COMMIT") == ("COMMIT", "", "COMMIT", "")
     assert simple.prepared("SELECT 'a%%b'").text == "SELECT 'a%b'"
 
 

@@ -66,6 +66,7 @@ class Result:
 
 
 class Prepared(NamedTuple):
+    sql: str  # as the caller wrote it
     name: str
     text: str  # the statement with $1, $2 … (or, without placeholders, what is sent as is)
     call: str  # "EXECUTE name(%s, …)" with the caller's own placeholders, in $ order ("": none)
@@ -108,10 +109,10 @@ def prepared(sql: str) -> Prepared:
         return f"${names[name]}"
 
     text = _PLACEHOLDER.sub(number, sql)
-    made = Prepared("", text, "")
+    made = Prepared(sql, "", text, "")
     if order:
         name = "meterlib_" + hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
-        made = Prepared(name, text, f"EXECUTE {name}({', '.join(order)})")
+        made = Prepared(sql, name, text, f"EXECUTE {name}({', '.join(order)})")
     with _lock:
         _statements[sql] = made
     return made
@@ -133,15 +134,12 @@ def send(conn: psycopg.Connection[Any], batch: Sequence[Step]) -> list[Result] |
     session = _sessions.get(conn)
     if session is None:
         session = _sessions[conn] = _Session(conn)
-    wanted = {}
-    for step in batch:
-        found = prepared(step.sql)
-        if found.call and found.name not in session.prepared:
-            wanted[found.name] = found
+    forms = [prepared(step.sql) for step in batch]
+    wanted = {f.name: f for f in forms if f.call and f.name not in session.prepared}
     if wanted and not _prepare(conn, session, list(wanted.values())):
         return None
     idle = conn.info.transaction_status == TransactionStatus.IDLE
-    text, counts = _joined(session, batch)
+    text, counts = _joined(session, batch, forms)
     try:
         cursor = conn.execute(text, prepare=False)
     except psycopg.errors.InvalidSqlStatementName:
@@ -166,13 +164,15 @@ def send(conn: psycopg.Connection[Any], batch: Sequence[Step]) -> list[Result] |
     return results
 
 
-def _joined(session: _Session, batch: Sequence[Step]) -> tuple[str, list[int]]:
-    """The query string of `batch`, and how many statements of it each step is."""
+def _joined(
+    session: _Session, batch: Sequence[Step], forms: Sequence[Prepared]
+) -> tuple[str, list[int]]:
+    """The query string of `batch` (`forms`: each step's prepared form), and how many
+    statements of it each step is."""
     mogrify = session.cursor.mogrify
     parts: list[str] = []
     counts: list[int] = []
-    for step in batch:
-        found = prepared(step.sql)
+    for step, found in zip(batch, forms, strict=True):
         if not found.call:
             parts.append(found.text)
             counts.append(1)
@@ -215,7 +215,7 @@ def _prepare(conn: psycopg.Connection[Any], session: _Session, new: list[Prepare
             _rolled_back(conn, inside)
             if len(group) == 1:
                 with _lock:
-                    _unpreparable.add(_sql_of(group[0]))
+                    _unpreparable.add(group[0].sql)
             continue
         session.prepared.update(p.name for p in group)
         if group is new:
@@ -236,7 +236,3 @@ def _server_names(conn: psycopg.Connection[Any]) -> set[str]:
 def _is_refusal(exc: psycopg.errors.Error) -> bool:
     """A statement the server would not prepare (as opposed to a lost connection)."""
     return exc.sqlstate is not None and exc.sqlstate[:2] in ("42", "0A")
-
-
-def _sql_of(made: Prepared) -> str:
-    return next(sql for sql, found in _statements.items() if found is made)
